@@ -1,0 +1,41 @@
+# Two entry points: `make demo` and `make test`. Everything installs into ./.venv.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+DEMO_DIR ?= demo-store
+
+.PHONY: demo test lint typecheck check bench clean install
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: simulate a store, import it into a workspace and print its summary
+demo: $(STAMP)
+	rm -rf $(DEMO_DIR)
+	$(BIN)/regulars simulate --customers 2000 --seed 7 --out $(DEMO_DIR)/data
+	$(BIN)/regulars import $(DEMO_DIR)/data --workspace $(DEMO_DIR)/store.duckdb
+	$(BIN)/regulars summary --workspace $(DEMO_DIR)/store.duckdb
+
+## test: lint, type-check and run the whole test suite (slow real-data tests included)
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
