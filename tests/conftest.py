@@ -23,7 +23,7 @@ def _find_shared_data() -> Path | None:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The folder of real public data sets (Online Retail, CDNOW) beside the repository.
+    """Return the folder of real public data sets (Online Retail, CDNOW) beside the repository.
 
     Skips locally when it is absent; fails under CI, where it must be there.
     """
@@ -37,5 +37,5 @@ def shared_data() -> Path:
 
 @pytest.fixture()
 def workspace_path(tmp_path: Path) -> Path:
-    """A path for a new, empty workspace file."""
+    """Return a path for a new, empty workspace file."""
     return tmp_path / "store.duckdb"

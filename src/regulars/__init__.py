@@ -9,7 +9,13 @@ The public Python API. Import a source into a workspace, then analyse it::
             "orders.csv", data.format, ImportOptions()))
 """
 
-from regulars.errors import ConfigError, ImportFormatError, InputError, RegularsError, WorkspaceError
+from regulars.errors import (
+    ConfigError,
+    ImportFormatError,
+    InputError,
+    RegularsError,
+    WorkspaceError,
+)
 from regulars.importers import FORMATS, CanonicalData, ImportOptions, ImportSummary, read_source
 from regulars.workspace import ImportResult, Workspace, content_hash
 

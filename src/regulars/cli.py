@@ -128,7 +128,10 @@ def import_(
     )
     if mode not in ("append", "replace"):
         raise ConfigError(f"Unknown mode {mode!r}.", fix="Use --mode append or --mode replace.")
-    with err.status(f"Reading {path} ..."), read_source(path, format=format, options=options) as data:
+    with (
+        err.status(f"Reading {path} ..."),
+        read_source(path, format=format, options=options) as data,
+    ):
         key = content_hash(path, data.format, options)
         result = Workspace(workspace).write(data, content_hash=key, mode=mode)  # type: ignore[arg-type]
         if report_rejects is not None:
@@ -181,9 +184,7 @@ def simulate(
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help="Folder to write the simulated store to.")
     ] = Path("simulated-store"),
-    customers: Annotated[
-        int, typer.Option(help="Number of customers (100 to 10,000,000).")
-    ] = 2000,
+    customers: Annotated[int, typer.Option(help="Number of customers (100 to 10,000,000).")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same store.")] = 0,
     start: Annotated[str, typer.Option(help="First day of the store's history (YYYY-MM-DD).")] = (
         "2024-01-01"
@@ -248,7 +249,9 @@ def summary(workspace: WorkspaceOption = DEFAULT_WORKSPACE) -> None:
 
     ws = Workspace(workspace)
     backend = ws.connect()
-    tables = {name: ws.table(name, backend) for name in ("orders", "refunds", "customers", "events")}
+    tables = {
+        name: ws.table(name, backend) for name in ("orders", "refunds", "customers", "events")
+    }
     facts = store_overview(**tables)
     table = Table(title=f"Store in {workspace}", show_header=False)
     table.add_column("what")

@@ -64,7 +64,7 @@ def _files_of(path: Path) -> Iterator[Path]:
 
 
 def content_hash(path: str | Path, format: str, options: ImportOptions) -> str:
-    """Return a SHA-256 over the bytes of a source (every file of a folder), its format and options."""
+    """Return a SHA-256 of a source's bytes (every file of a folder), format and options."""
     root = Path(path)
     digest = hashlib.sha256()
     digest.update(format.encode())
@@ -76,7 +76,8 @@ def content_hash(path: str | Path, format: str, options: ImportOptions) -> str:
     }
     digest.update(json.dumps(opts, sort_keys=True).encode())
     for file in _files_of(root):
-        digest.update(str(file.relative_to(root) if root.is_dir() else file.name).encode())
+        if root.is_dir():  # in a folder, which file holds what matters; a lone file's name doesn't
+            digest.update(str(file.relative_to(root)).encode())
         with file.open("rb") as fh:
             while chunk := fh.read(1 << 20):
                 digest.update(chunk)
@@ -192,9 +193,7 @@ class Workspace:
                     json.dumps(summary.as_dict()),
                 ],
             )
-            con.execute(
-                "INSERT INTO ws._rejects SELECT ?, * FROM _rejects", [import_id]
-            )
+            con.execute("INSERT INTO ws._rejects SELECT ?, * FROM _rejects", [import_id])
             con.execute("COMMIT")
         except BaseException as exc:
             con.execute("ROLLBACK")
@@ -219,14 +218,20 @@ class Workspace:
                 fix="Point --workspace at a new file name or at an existing workspace.",
             ) from exc
         try:
-            tables = {r[0] for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'ws_ro'"
-            ).fetchall()}
+            tables = {
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = 'ws_ro'"
+                ).fetchall()
+            }
             if "_imports" not in tables:
                 return False
-            keys = [r[0] for r in con.execute(
-                "SELECT content_hash FROM ws_ro._imports ORDER BY import_id"
-            ).fetchall()]
+            keys = [
+                r[0]
+                for r in con.execute(
+                    "SELECT content_hash FROM ws_ro._imports ORDER BY import_id"
+                ).fetchall()
+            ]
         finally:
             con.execute("DETACH ws_ro")
         if mode == "append":
@@ -295,7 +300,9 @@ class Workspace:
     def imports(self) -> list[dict[str, Any]]:
         """Return the import log, oldest first."""
         backend = self.connect()
-        rows = backend.table("_imports").order_by("import_id").to_pyarrow().to_pylist()
+        rows: list[dict[str, Any]] = (
+            backend.table("_imports").order_by("import_id").to_pyarrow().to_pylist()
+        )
         for row in rows:
             row["summary"] = json.loads(row["summary"])
         return rows

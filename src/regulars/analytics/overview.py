@@ -60,6 +60,7 @@ class StoreOverview:
 
     def rows(self) -> list[tuple[str, str]]:
         """Return the facts as (label, formatted value) pairs, for printing."""
+
         def day(ts: datetime | None) -> str:
             return ts.date().isoformat() if ts else "-"
 
@@ -111,9 +112,7 @@ def store_overview(
         .aggregate(n_orders=_.count())
     )
     span = sales.aggregate(first=sales.ordered_at.min(), last=sales.ordered_at.max()).execute()
-    gross = sales.group_by("currency").aggregate(
-        orders=_.count(), revenue=_.total.sum()
-    )
+    gross = sales.group_by("currency").aggregate(orders=_.count(), revenue=_.total.sum())
     refunded = refunds.group_by("currency").aggregate(refunded=refunds.amount.sum())
     per_currency = (
         gross.left_join(refunded, "currency")

@@ -38,7 +38,7 @@ REJECTS_SCHEMA = pa.schema(
         pa.field("record", pa.string()),
     ]
 )
-"""Rows skipped by a documented rule: file, 1-based row (header = row 1), rule, detail, raw row as JSON."""
+"""Rows skipped by a rule: file, row (header = row 1), rule, detail, the raw row as JSON."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,9 @@ class CanonicalData:
     def summary(self) -> ImportSummary:
         """Return what this import read and produced."""
         skipped = dict(
-            self.con.execute("SELECT rule, count(*) FROM _rejects GROUP BY rule ORDER BY rule").fetchall()
+            self.con.execute(
+                "SELECT rule, count(*) FROM _rejects GROUP BY rule ORDER BY rule"
+            ).fetchall()
         )
         customers = self._scalar(
             "SELECT count(DISTINCT customer_id) FROM ("

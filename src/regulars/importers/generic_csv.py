@@ -29,6 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from regulars.errors import InputError
 from regulars.importers.base import CanonicalData, ImportOptions
 from regulars.importers.validate import (
     decimal_sql,
@@ -39,16 +40,27 @@ from regulars.importers.validate import (
     require_values,
     timestamp_sql,
 )
-from regulars.errors import InputError
 
 if TYPE_CHECKING:
     from regulars.importers import SourcePeek
 
 FORMAT = "generic"
-DESCRIPTION = "one row per order line: order_id, customer_id, ordered_at, product_id, quantity, unit_price"
+DESCRIPTION = (
+    "one row per order line: order_id, customer_id, ordered_at, product_id, quantity, unit_price"
+)
 
 REQUIRED = ("order_id", "customer_id", "ordered_at", "product_id", "quantity", "unit_price")
-OPTIONAL = ("category", "name", "sku", "currency", "status", "channel", "discount_code", "email", "country")
+OPTIONAL = (
+    "category",
+    "name",
+    "sku",
+    "currency",
+    "status",
+    "channel",
+    "discount_code",
+    "email",
+    "country",
+)
 
 STATUS_ALIASES = {
     "paid": "paid",
@@ -123,28 +135,40 @@ def _opt(columns: list[str], name: str, default: str = "NULL") -> str:
 def _validate(data: CanonicalData, path: Path, columns: list[str], options: ImportOptions) -> None:
     for col in ("order_id", "product_id", "ordered_at", "quantity", "unit_price"):
         require_values(
-            data, "raw", col, f"{quote(col)} IS NULL OR trim({quote(col)}) = ''",
+            data,
+            "raw",
+            col,
+            f"{quote(col)} IS NULL OR trim({quote(col)}) = ''",
             file=path,
             message=f"{col} is empty.",
             expected=f"a value in every row for {col}",
             fix=f"Fill in {col} on this row, or remove the row.",
         )
     require_values(
-        data, "raw", "ordered_at", f"{timestamp_sql('ordered_at', options.timezone)} IS NULL",
+        data,
+        "raw",
+        "ordered_at",
+        f"{timestamp_sql('ordered_at', options.timezone)} IS NULL",
         file=path,
         message="ordered_at is not a date and time.",
         expected="ISO 8601, e.g. 2024-03-01 10:15 or 2024-03-01T10:15:00Z",
         fix="Write dates as YYYY-MM-DD[ HH:MM[:SS]], with an offset or in --timezone local time.",
     )
     require_values(
-        data, "raw", "quantity", f"{integer_sql('quantity')} IS NULL",
+        data,
+        "raw",
+        "quantity",
+        f"{integer_sql('quantity')} IS NULL",
         file=path,
         message="quantity is not a whole number.",
         expected="a whole number of units, e.g. 3",
         fix="Write quantities as whole numbers without units or separators.",
     )
     require_values(
-        data, "raw", "quantity", f"{integer_sql('quantity')} <= 0",
+        data,
+        "raw",
+        "quantity",
+        f"{integer_sql('quantity')} <= 0",
         file=path,
         message="quantity must be positive.",
         expected="a whole number greater than 0",
@@ -152,14 +176,20 @@ def _validate(data: CanonicalData, path: Path, columns: list[str], options: Impo
         "or remove the row.",
     )
     require_values(
-        data, "raw", "unit_price", f"{decimal_sql('unit_price')} IS NULL",
+        data,
+        "raw",
+        "unit_price",
+        f"{decimal_sql('unit_price')} IS NULL",
         file=path,
         message="unit_price is not a number.",
-        expected="a number with a dot for decimals, e.g. 12.50 (no currency sign, no thousands separator)",
+        expected="a number with a dot for decimals, e.g. 12.50 (no currency sign or separators)",
         fix="Remove currency signs and thousands separators from the price column.",
     )
     require_values(
-        data, "raw", "unit_price", f"{decimal_sql('unit_price')} < 0",
+        data,
+        "raw",
+        "unit_price",
+        f"{decimal_sql('unit_price')} < 0",
         file=path,
         message="unit_price is negative.",
         expected="a price >= 0",
@@ -168,7 +198,9 @@ def _validate(data: CanonicalData, path: Path, columns: list[str], options: Impo
     if "status" in columns:
         known = ", ".join(f"'{k}'" for k in STATUS_ALIASES)
         require_values(
-            data, "raw", "status",
+            data,
+            "raw",
+            "status",
             f"status IS NOT NULL AND lower(trim(status)) NOT IN ({known})",
             file=path,
             message="Unknown order status.",
@@ -177,7 +209,9 @@ def _validate(data: CanonicalData, path: Path, columns: list[str], options: Impo
         )
     if "currency" in columns:
         require_values(
-            data, "raw", "currency",
+            data,
+            "raw",
+            "currency",
             "currency IS NOT NULL AND NOT regexp_full_match(upper(trim(currency)), '[A-Z]{3}')",
             file=path,
             message="currency is not an ISO 4217 code.",
@@ -232,7 +266,9 @@ def _build(data: CanonicalData, columns: list[str], options: ImportOptions) -> N
         else "'paid'"
     )
     cur = (
-        f"coalesce(upper(trim(currency)), '{currency}')" if "currency" in columns else f"'{currency}'"
+        f"coalesce(upper(trim(currency)), '{currency}')"
+        if "currency" in columns
+        else f"'{currency}'"
     )
     nullif = "NULLIF(trim({}), '')".format
     data.con.execute(
@@ -240,20 +276,20 @@ def _build(data: CanonicalData, columns: list[str], options: ImportOptions) -> N
         CREATE TABLE lines AS SELECT
             _row,
             trim(order_id) AS order_id,
-            {nullif('customer_id')} AS customer_id,
-            {timestamp_sql('ordered_at', options.timezone)} AS ordered_at,
+            {nullif("customer_id")} AS customer_id,
+            {timestamp_sql("ordered_at", options.timezone)} AS ordered_at,
             trim(product_id) AS product_id,
-            {nullif(_opt(columns, 'sku'))} AS sku,
-            {nullif(_opt(columns, 'name'))} AS name,
-            {nullif(_opt(columns, 'category'))} AS category,
-            {integer_sql('quantity')} AS quantity,
-            {decimal_sql('unit_price')} AS unit_price,
+            {nullif(_opt(columns, "sku"))} AS sku,
+            {nullif(_opt(columns, "name"))} AS name,
+            {nullif(_opt(columns, "category"))} AS category,
+            {integer_sql("quantity")} AS quantity,
+            {decimal_sql("unit_price")} AS unit_price,
             {cur} AS currency,
             {status} AS status,
-            {nullif(_opt(columns, 'channel'))} AS channel,
-            {nullif(_opt(columns, 'discount_code'))} AS discount_code,
-            lower({nullif(_opt(columns, 'email'))}) AS email,
-            {nullif(_opt(columns, 'country'))} AS country
+            {nullif(_opt(columns, "channel"))} AS channel,
+            {nullif(_opt(columns, "discount_code"))} AS discount_code,
+            lower({nullif(_opt(columns, "email"))}) AS email,
+            {nullif(_opt(columns, "country"))} AS country
         FROM raw
         """
     )

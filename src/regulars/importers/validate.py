@@ -11,6 +11,7 @@ so that what is checked is exactly what is converted.
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import re
 import shutil
@@ -57,7 +58,7 @@ def normalize_header(name: str) -> str:
 def open_binary(path: Path) -> IO[bytes]:
     """Open a file for reading bytes, decompressing ``.gz`` transparently."""
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
 
 
@@ -99,7 +100,7 @@ def check_encoding(path: Path, encoding: str) -> None:
                     file=path,
                     row=line,
                     value=chunk[max(0, bad - 20) : bad + 10].decode(encoding, "replace"),
-                    expected=f"{encoding} text (byte {offset + bad} is {chunk[bad:bad + 1]!r})",
+                    expected=f"{encoding} text (byte {offset + bad} is {chunk[bad : bad + 1]!r})",
                     fix=(
                         "Save the file as UTF-8, or tell regulars its encoding with "
                         "--encoding latin-1 (or cp1252, the usual Excel export on Windows)."
@@ -154,18 +155,18 @@ def load_csv_raw(
     """
     check_encoding(path, options.encoding)
     source = _as_utf8(data, path, options.encoding)
+    if names is None:
+        names = _read_header(source, delimiter)
+    cols = ", ".join(f"'{n.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for n in names)
     args = [
-        "all_varchar = true",
         f"header = {'true' if header else 'false'}",
         f"delim = '{delimiter}'",
         "quote = '\"'",
         "escape = '\"'",
         "strict_mode = true",
-        "auto_detect = false" if names else "auto_detect = true",
+        "auto_detect = false",
+        "columns = {" + cols + "}",
     ]
-    if names:
-        cols = ", ".join(f"'{n}': 'VARCHAR'" for n in names)
-        args.append("columns = {" + cols + "}")
     first = 2 if header else 1
     try:
         data.con.execute(
@@ -173,13 +174,7 @@ def load_csv_raw(
             [str(source)],
         )
     except duckdb.Error as exc:
-        raise InputError(
-            "The file could not be read as CSV: " + _first_line(str(exc)),
-            file=path,
-            expected="a comma-separated file with one header line and the same number of "
-            "fields on every row",
-            fix="Check the line named above (a stray quote or delimiter is the usual cause).",
-        ) from exc
+        raise _csv_error(str(exc), path, len(names)) from exc
     columns = [r[0] for r in data.con.execute(f"DESCRIBE {raw}_file").fetchall()]
     mapped = _apply_map(columns, options, path)
     select = ", ".join(f"{quote(c)} AS {quote(m)}" for c, m in zip(columns, mapped, strict=True))
@@ -189,6 +184,33 @@ def load_csv_raw(
     data.con.execute(f"DROP TABLE {raw}_file")
     data.rows_read += data.count(raw)
     return mapped
+
+
+def _read_header(path: Path, delimiter: str) -> list[str]:
+    """Return the column names of the header line (BOM stripped)."""
+    with open_binary(path) as fh:
+        first = fh.readline().decode("utf-8", errors="replace").lstrip("\ufeff")
+    names = next(csv.reader([first], delimiter=delimiter), [])
+    names = [n.strip() for n in names]
+    if not names or not any(names):
+        raise ImportFormatError(
+            "The file is empty or its first line is blank.",
+            file=path,
+            row=1,
+            expected="a header line naming the columns",
+            fix="Export the file again with its header line.",
+        )
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise ImportFormatError(
+            f"Column {dup!r} appears twice in the header.",
+            file=path,
+            row=1,
+            column=dup,
+            expected="distinct column names",
+            fix="Rename or remove one of the two columns.",
+        )
+    return names
 
 
 def _apply_map(columns: list[str], options: ImportOptions, path: Path) -> list[str]:
@@ -216,8 +238,31 @@ def _apply_map(columns: list[str], options: ImportOptions, path: Path) -> list[s
     return renamed
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
+def _csv_error(text: str, path: Path, n_columns: int) -> InputError:
+    """Turn DuckDB's CSV reader error into a message for people."""
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    original = re.search(r"Original Line: (.*)", text)
+    found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if found:
+        what = f"This row has {found.group(2)} fields; the header has {found.group(1)}."
+        fix = (
+            'Quote values that contain the delimiter ("1,5"), or remove the extra field. '
+            "A decimal comma is a common cause: write 1.5."
+        )
+    elif "unterminated quote" in text:
+        what = "A quoted value is not closed on this row."
+        fix = 'Close the quote, or double a quote inside a value ("").'
+    else:
+        what = "The file could not be read as CSV: " + (text.strip().splitlines() or [text])[0]
+        fix = "Check the row named above (a stray quote or delimiter is the usual cause)."
+    return InputError(
+        what,
+        file=path,
+        row=int(line.group(1)) if line else None,
+        value=original.group(1) if original else None,
+        expected=f"{n_columns} comma-separated fields on every row, as in the header",
+        fix=fix,
+    )
 
 
 def require_columns(
@@ -266,17 +311,23 @@ def require_values(
     found = first_bad_row(data, raw, column, bad_condition)
     if found:
         raise InputError(
-            message, file=file, row=found[0], column=column, value=found[1], expected=expected, fix=fix
+            message,
+            file=file,
+            row=found[0],
+            column=column,
+            value=found[1],
+            expected=expected,
+            fix=fix,
         )
 
 
 def decimal_sql(column: str) -> str:
-    """SQL turning a text column into an exact ``DECIMAL(18,4)`` (NULL when it does not parse)."""
+    """Return SQL turning a text column into an exact ``DECIMAL(18,4)`` (NULL if unparsable)."""
     return f"TRY_CAST(trim({quote(column)}) AS DECIMAL(18,4))"
 
 
 def integer_sql(column: str) -> str:
-    """SQL turning a text column of whole numbers into ``BIGINT`` (NULL when not a whole number)."""
+    """Return SQL turning a text column of whole numbers into ``BIGINT`` (else NULL)."""
     col = quote(column)
     return (
         f"CASE WHEN regexp_full_match(trim({col}), '[+-]?[0-9]+') "
@@ -285,7 +336,7 @@ def integer_sql(column: str) -> str:
 
 
 def timestamp_sql(column: str, timezone: str, fmt: str | None = None) -> str:
-    """SQL turning a text column into a UTC ``TIMESTAMPTZ``.
+    """Return SQL turning a text column into a UTC ``TIMESTAMPTZ``.
 
     Values with an offset (``Z``, ``+01:00``) keep it; values without one are read as local
     time in ``timezone``. ``fmt`` is a strptime format for non-ISO layouts (``%Y%m%d``).
