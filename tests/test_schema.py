@@ -55,3 +55,12 @@ def test_conform_orders_casts_and_fills() -> None:
 def test_conform_refuses_a_missing_required_column() -> None:
     with pytest.raises(KeyError, match=r"orders\.order_id"):
         conform("orders", pa.table({"customer_id": ["c1"]}))
+
+
+def test_docs_schema_page_is_up_to_date() -> None:
+    from pathlib import Path
+
+    from regulars.schema import schema_markdown
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
+    assert page.read_text() == schema_markdown(), "run: regulars schema > docs/schema.md"

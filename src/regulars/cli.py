@@ -262,8 +262,25 @@ def summary(workspace: WorkspaceOption = DEFAULT_WORKSPACE) -> None:
 
 
 @app.command()
-def formats() -> None:
-    """List the source layouts regulars can import."""
+def schema() -> None:
+    """Print the canonical tables every source is turned into, as markdown."""
+    from regulars.schema import schema_markdown
+
+    sys.stdout.write(schema_markdown())
+
+
+@app.command()
+def formats(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print every format with its rules, as markdown.")
+    ] = False,
+) -> None:
+    """List the source layouts regulars can import (with --markdown: their rules too)."""
+    if markdown:
+        from regulars.importers import formats_markdown
+
+        sys.stdout.write(formats_markdown())
+        return
     table = Table(title="Import formats (--format)")
     table.add_column("format")
     table.add_column("what it reads")

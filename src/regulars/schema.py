@@ -277,3 +277,30 @@ def conform(name: str, table: pa.Table) -> pa.Table:
         else:
             raise KeyError(f"{name}.{col.name} is required")
     return pa.Table.from_arrays(arrays, schema=spec.arrow_schema)
+
+
+def schema_markdown() -> str:
+    """Return the canonical schema as a markdown document (the source of ``docs/schema.md``)."""
+    out = [
+        "# The canonical tables",
+        "",
+        "Every source is turned into these tables (generated from `src/regulars/schema.py`;",
+        "`regulars schema > docs/schema.md` writes this page again).",
+        "",
+        "Money is `decimal128(18, 4)` with a currency code beside it; time is UTC.",
+    ]
+    for spec in TABLES.values():
+        out += [
+            "",
+            f"## {spec.name}",
+            "",
+            f"{spec.doc} Key: `{', '.join(spec.key)}`.",
+            "",
+            "| column | type | required | meaning |",
+            "|---|---|---|---|",
+        ]
+        out += [
+            f"| `{c.name}` | `{c.type}` | {'no' if c.nullable else 'yes'} | {c.doc} |"
+            for c in spec.columns
+        ]
+    return "\n".join(out) + "\n"

@@ -14,6 +14,7 @@ returns validated canonical data; :meth:`regulars.workspace.Workspace.write` sto
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -94,6 +95,26 @@ def format_module(name: str) -> ModuleType:
             fix="Use --format auto, or one of: " + ", ".join(FORMATS) + ".",
         )
     return importlib.import_module(FORMATS[name])
+
+
+def formats_markdown() -> str:
+    """Return every format's documentation (its module docstring) as one markdown page."""
+    out = [
+        "# Importing: formats and their rules",
+        "",
+        "Generated from the importers' docstrings (`src/regulars/importers/`);",
+        "`regulars formats --markdown > docs/importing.md` writes this page again.",
+        "",
+        "`--format auto` tries the formats in this order and takes the first that recognizes",
+        "the source. Rows left out by a rule are counted in the import summary and written,",
+        "with the rule's name, by `--report-rejects FILE`.",
+    ]
+    for name in FORMATS:
+        module = format_module(name)
+        doc = inspect.cleandoc(module.__doc__ or "")
+        title, _, body = doc.partition("\n")
+        out += ["", f"## `{name}`: {title.strip()}", "", body.strip()]
+    return "\n".join(out) + "\n"
 
 
 def detect_format(path: Path) -> str:

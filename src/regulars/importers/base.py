@@ -150,6 +150,7 @@ class CanonicalData:
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self.con.execute(f"SET temp_directory = '{self._tmp.name}'")
         self.con.execute("SET preserve_insertion_order = true")
+        self.con.execute("SET enable_progress_bar = false")
         for name, spec in TABLES.items():
             empty = spec.arrow_schema.empty_table()  # noqa: F841 - read by DuckDB
             self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM empty")
@@ -200,12 +201,11 @@ class CanonicalData:
 
     def count(self, name: str) -> int:
         """Return the number of rows of a staged table."""
-        row = self.con.execute(f"SELECT count(*) FROM {name}").fetchone()
-        return int(row[0]) if row else 0
+        return self._scalar(f"SELECT count(*) FROM {name}")
 
     def _scalar(self, query: str) -> int:
-        row = self.con.execute(query).fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        rows = self.con.execute(query).fetchall()  # fetchall closes the result; fetchone doesn't
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     def summary(self) -> ImportSummary:
         """Return what this import read and produced."""

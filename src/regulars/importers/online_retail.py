@@ -43,7 +43,8 @@ Orders and refunds
   suffixed ``-1``, ``-2``, ... (by order id) when the invoice credits several orders;
   ``amount`` = sum of |quantity| x unit price; ``refunded_at`` = the invoice time. Quantities
   are not capped at what the order bought. An order whose refunds reach its subtotal is
-  ``refunded``, otherwise ``partially_refunded``.
+  ``refunded``, otherwise ``partially_refunded``; no order is ``cancelled`` (a C invoice
+  credits orders that were placed, so it is a refund).
 - ``InvoiceDate`` is ``YYYY-MM-DD HH:MM`` (or the original ``M/D/YYYY H:MM``), UK local
   time: read in ``Europe/London`` unless ``--timezone`` names another zone (``UTC`` is the
   option's default, so it means "not set"; pass ``Etc/UTC`` for times already in UTC).
@@ -314,7 +315,8 @@ def _build_refunds(data: CanonicalData, columns: list[str], currency: str) -> No
     )
     data.reject_sql(
         "SELECT c._row AS row, 'cancellation_without_order' AS rule, "
-        "'customer ' || c.customer_id || ' has no order at or before this cancellation' AS detail,"
+        "'no order of this customer at or before the cancellation (bought before the data)' "
+        "AS detail,"
         f" {_record_sql(columns)} AS record "
         "FROM cancels c JOIN raw r USING (_row) WHERE c.order_id IS NULL"
     )
@@ -416,7 +418,7 @@ def _count_details(data: CanonicalData) -> None:
                (SELECT count(*) FROM orders WHERE status = 'partially_refunded')
         """
     ).fetchone()
-    names = (
+    more_names = (
         "duplicate_lines",
         "cancellation_lines_refunded",
         "cancellation_lines_refunded_by_fallback",
@@ -424,4 +426,4 @@ def _count_details(data: CanonicalData) -> None:
         "refunded_orders",
         "partially_refunded_orders",
     )
-    data.details.update(zip(names, (int(v) for v in more or ()), strict=True))
+    data.details.update(zip(more_names, (int(v) for v in more or ()), strict=True))

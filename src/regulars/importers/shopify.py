@@ -116,12 +116,12 @@ FINANCIAL_STATUS = {
 # Order-level fields two first rows of one Name must agree on, as comparable SQL.
 _ORDER_FIELDS = {
     "Created at": "created_ts",
-    "Email": "lower(f.\"Email\")",
-    "Currency": "upper(f.\"Currency\")",
+    "Email": 'lower(f."Email")',
+    "Currency": 'upper(f."Currency")',
     "Financial Status": "fin",
     "Subtotal": decimal_sql("Subtotal"),
     "Total": decimal_sql("Total"),
-    "Id": "f.\"Id\"",
+    "Id": 'f."Id"',
 }
 
 
@@ -189,14 +189,19 @@ def _stage(data: CanonicalData, headers: dict[str, str], options: ImportOptions)
     )
     data.con.execute(f"CREATE TABLE src0 AS SELECT _row, {cols} FROM raw")
     data.con.execute("DROP TABLE raw")
-    # DuckDB cannot cast '10:15:00 -0500' (space before the offset): drop that space.
+    # DuckDB cannot cast '10:15:00 -0500' (space before the offset), and reads '01/03/24' as
+    # the year 1: drop that space, and accept only times that start YYYY-MM-DD.
     no_space = "regexp_replace({}, ' ([+-][0-9]{{2}}(:?[0-9]{{2}})?)$', '\\1')".format
-    tz = options.timezone
+
+    def parsed(column: str) -> str:
+        iso = f"regexp_matches({column}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')"
+        return f"CASE WHEN {iso} THEN {timestamp_sql(column, options.timezone)} END"
+
     data.con.execute(
         f"""
         CREATE TABLE src AS SELECT *,
-            {timestamp_sql('created_n', tz)} AS created_ts,
-            {timestamp_sql('cancelled_n', tz)} AS cancelled_ts,
+            {parsed("created_n")} AS created_ts,
+            {parsed("cancelled_n")} AS cancelled_ts,
             regexp_replace(lower("Financial Status"), '[ -]+', '_', 'g') AS fin
         FROM (SELECT *, {no_space('"Created at"')} AS created_n,
                         {no_space('"Cancelled at"')} AS cancelled_n FROM src0)
@@ -205,80 +210,78 @@ def _stage(data: CanonicalData, headers: dict[str, str], options: ImportOptions)
     data.con.execute("DROP TABLE src0")
 
 
-def _fail(
-    data: CanonicalData,
-    path: Path,
-    headers: dict[str, str],
-    field: str,
-    condition: str,
-    *,
-    message: str,
-    expected: str,
-    fix: str,
-) -> None:
-    found = first_bad_row(data, "src", field, condition)
-    if found:
-        raise InputError(
-            message,
-            file=path,
-            row=found[0],
-            column=headers.get(field, field),
-            value=found[1],
-            expected=expected,
-            fix=fix,
-        )
+_QTY = integer_sql("Lineitem quantity")
+_PRICE = decimal_sql("Lineitem price")
+_NUMBER_FIX = "Remove currency signs and thousands separators; use a dot for decimals."
+_TIME_EXPECTED = "a time as Shopify writes it, e.g. 2024-03-01 10:15:00 -0500"
+_TIME_FIX = "Export the orders again, or write times as YYYY-MM-DD HH:MM:SS +HHMM."
+_KNOWN_STATUS = ", ".join(f"'{k}'" for k in FINANCIAL_STATUS)
+
+# (field, condition of a bad row, message, expected, fix), checked in this order.
+_CHECKS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("Name", '"Name" IS NULL', "Name is empty.", "the order name, e.g. #1001, on every row",
+     "Fill in the order's Name on every row of the order, or remove the row."),
+    ("Lineitem quantity", f"{_QTY} IS NULL", "Lineitem quantity is not a whole number.",
+     "a whole number of units, e.g. 2", "Write quantities as whole numbers."),
+    ("Lineitem quantity", f"{_QTY} < 0", "Lineitem quantity is negative.", "a whole number >= 0",
+     "Returns belong in Refunded Amount, not in negative lines."),
+    ("Lineitem price", f"{_PRICE} IS NULL", "Lineitem price is not a number.",
+     "a number, e.g. 19.99", _NUMBER_FIX),
+    ("Lineitem price", f"{_PRICE} < 0", "Lineitem price is negative.", "a price >= 0",
+     "Record discounts in Discount Amount, not as negative prices."),
+    ("Lineitem name", '"Lineitem name" IS NULL AND "Lineitem sku" IS NULL',
+     "The line has neither a Lineitem name nor a Lineitem sku.",
+     "a product name or sku on every line", "Fill in the product's name or sku."),
+    *(
+        (f, f'"{f}" IS NOT NULL AND {decimal_sql(f)} IS NULL', f"{f} is not a number.",
+         "an amount, e.g. 45.00", _NUMBER_FIX)
+        for f in MONEY
+    ),
+    ("Created at", '"Created at" IS NOT NULL AND created_ts IS NULL',
+     "Created at is not a date and time.", _TIME_EXPECTED, _TIME_FIX),
+    ("Cancelled at", '"Cancelled at" IS NOT NULL AND cancelled_ts IS NULL',
+     "Cancelled at is not a date and time.", _TIME_EXPECTED, _TIME_FIX),
+    ("Financial Status", f"fin IS NOT NULL AND fin NOT IN ({_KNOWN_STATUS})",
+     "Unknown Financial Status.", " | ".join(FINANCIAL_STATUS),
+     "Use one of Shopify's financial statuses, or leave it empty for paid."),
+    ("Currency",
+     """"Currency" IS NOT NULL AND NOT regexp_full_match(upper("Currency"), '[A-Z]{3}')""",
+     "Currency is not an ISO 4217 code.", "a code such as USD, EUR, GBP",
+     "Correct the currency, or leave it empty and pass --currency."),
+)  # fmt: skip
 
 
 def _validate(data: CanonicalData, path: Path, headers: dict[str, str]) -> None:
-    def check(field: str, condition: str, message: str, expected: str, fix: str) -> None:
-        _fail(data, path, headers, field, condition, message=message, expected=expected, fix=fix)
-
-    check("Name", '"Name" IS NULL', "Name is empty.", "the order name, e.g. #1001, on every row",
-          "Fill in the order's Name on every row of the order, or remove the row.")
-    qty = integer_sql("Lineitem quantity")
-    check("Lineitem quantity", f"{qty} IS NULL", "Lineitem quantity is not a whole number.",
-          "a whole number of units, e.g. 2", "Write quantities as whole numbers.")
-    check("Lineitem quantity", f"{qty} < 0", "Lineitem quantity is negative.",
-          "a whole number >= 0", "Returns belong in Refunded Amount, not in negative lines.")
-    price = decimal_sql("Lineitem price")
-    check("Lineitem price", f"{price} IS NULL", "Lineitem price is not a number.",
-          "a number with a dot for decimals, e.g. 19.99",
-          "Remove currency signs and thousands separators from the price.")
-    check("Lineitem price", f"{price} < 0", "Lineitem price is negative.", "a price >= 0",
-          "Record discounts in Discount Amount, not as negative prices.")
-    check("Lineitem name", '"Lineitem name" IS NULL AND "Lineitem sku" IS NULL',
-          "The line has neither a Lineitem name nor a Lineitem sku.",
-          "a product name or sku on every line", "Fill in the product's name or sku.")
-    for field in MONEY:
-        check(field, f'"{field}" IS NOT NULL AND {decimal_sql(field)} IS NULL',
-              f"{field} is not a number.", "an amount with a dot for decimals, e.g. 45.00",
-              f"Remove currency signs and thousands separators from {field}.")
-    for field, parsed in (("Created at", "created_ts"), ("Cancelled at", "cancelled_ts")):
-        check(field, f'"{field}" IS NOT NULL AND {parsed} IS NULL',
-              f"{field} is not a date and time.",
-              "a time as Shopify writes it, e.g. 2024-03-01 10:15:00 -0500",
-              "Export the orders again, or write times as YYYY-MM-DD HH:MM:SS +HHMM.")
-    known = ", ".join(f"'{k}'" for k in FINANCIAL_STATUS)
-    check("Financial Status", f"fin IS NOT NULL AND fin NOT IN ({known})",
-          "Unknown Financial Status.", " | ".join(FINANCIAL_STATUS),
-          "Use one of Shopify's financial statuses, or leave it empty for paid.")
-    check("Currency", "\"Currency\" IS NOT NULL AND NOT regexp_full_match(upper(\"Currency\"), "
-          "'[A-Z]{3}')", "Currency is not an ISO 4217 code.", "a code such as USD, EUR, GBP",
-          "Correct the currency, or leave it empty and pass --currency.")
-    firsts = "(SELECT * FROM src QUALIFY row_number() OVER (PARTITION BY \"Name\" ORDER BY _row) = 1)"
-    markers = ["created_ts IS NULL"] + (['"Total" IS NULL'] if "Total" in headers else [])
-    found = data.con.execute(
-        f'SELECT _row, "Name" FROM {firsts} WHERE {" OR ".join(markers)} ORDER BY _row LIMIT 1'
-    ).fetchone()
-    if found:
-        raise InputError(
-            f"Order {found[1]!r} starts on a row without its order fields.",
-            file=path,
-            row=int(found[0]),
-            column=headers["Total" if "Total" in headers else "Created at"],
-            expected="Created at and Total filled on the first row of every order",
-            fix="Keep the rows of each order together, first row first, as Shopify exports them.",
-        )
+    firsts = '(SELECT * FROM src QUALIFY row_number() OVER (PARTITION BY "Name" ORDER BY _row) = 1)'
+    first_row_checks = [("Created at", "created_ts IS NULL")]
+    if "Total" in headers:
+        first_row_checks.append(("Total", '"Total" IS NULL'))
+    for field, condition, message, expected, fix in _CHECKS:
+        found = first_bad_row(data, "src", field, condition)
+        if found:
+            raise InputError(
+                message,
+                file=path,
+                row=found[0],
+                column=headers.get(field, field),
+                value=found[1],
+                expected=expected,
+                fix=fix,
+            )
+    for field, condition in first_row_checks:
+        head = data.con.execute(
+            f'SELECT _row, "Name" FROM {firsts} WHERE {condition} ORDER BY _row LIMIT 1'
+        ).fetchone()
+        if head:
+            raise InputError(
+                f"Order {head[1]!r} starts on a row without its order fields ({field} is empty).",
+                file=path,
+                row=int(head[0]),
+                column=headers[field],
+                expected="Created at and Total filled on the first row of every order",
+                fix="Keep the rows of each order together, first row first, as Shopify "
+                "exports them.",
+            )
     _check_conflicts(data, path, headers)
 
 
@@ -322,16 +325,17 @@ def _build(data: CanonicalData, options: ImportOptions) -> None:
     data.reject_sql(
         "SELECT _row AS row, 'zero_quantity_line' AS rule, "
         "'Lineitem quantity is 0 (an item removed from the order)' AS detail, "
-        "to_json(src) AS record FROM src WHERE " + integer_sql("Lineitem quantity") + " = 0"
+        "to_json(s) AS record FROM (SELECT * EXCLUDE (created_n, cancelled_n, created_ts, "
+        "cancelled_ts, fin) FROM src) s WHERE " + integer_sql("Lineitem quantity") + " = 0"
     )
     con.execute(
         f"""
         CREATE TABLE lines AS SELECT _row, "Name" AS order_id,
             coalesce("Lineitem sku", "Lineitem name") AS product_id,
             "Lineitem sku" AS sku, "Lineitem name" AS name,
-            {integer_sql('Lineitem quantity')} AS quantity,
-            {decimal_sql('Lineitem price')} AS unit_price
-        FROM src WHERE {integer_sql('Lineitem quantity')} > 0
+            {integer_sql("Lineitem quantity")} AS quantity,
+            {decimal_sql("Lineitem price")} AS unit_price
+        FROM src WHERE {integer_sql("Lineitem quantity")} > 0
         """
     )
     con.execute(
@@ -342,12 +346,12 @@ def _build(data: CanonicalData, options: ImportOptions) -> None:
         SELECT f._row, f."Name" AS order_id, lower(f."Email") AS customer_id,
             f.created_ts AS ordered_at, coalesce(upper(f."Currency"), '{currency}') AS currency,
             CAST(coalesce(s.lines_total, 0) AS DECIMAL(18,4)) AS subtotal,
-            {money['Discount Amount']} AS discount_total, {money['Shipping']} AS shipping_total,
-            {money['Taxes']} AS tax_total, {decimal_sql('Subtotal')} AS shop_subtotal,
-            {decimal_sql('Total')} AS total,
+            {money["Discount Amount"]} AS discount_total, {money["Shipping"]} AS shipping_total,
+            {money["Taxes"]} AS tax_total, {decimal_sql("Subtotal")} AS shop_subtotal,
+            {decimal_sql("Total")} AS total,
             CASE WHEN f.cancelled_ts IS NOT NULL THEN 'cancelled'
                  ELSE CASE f.fin {status_cases} ELSE 'paid' END END AS status,
-            f.fin, f.cancelled_ts, {money['Refunded Amount']} AS refunded,
+            f.fin, f.cancelled_ts, {money["Refunded Amount"]} AS refunded,
             list_filter(list_transform(string_split(f."Discount Code", ','), lambda c: trim(c)),
                         lambda c: c <> '') AS codes,
             f."Source" AS channel, split_part(f."Billing Name", ' ', 1) AS first_name,
@@ -401,22 +405,29 @@ def _build(data: CanonicalData, options: ImportOptions) -> None:
         f"""
         INSERT INTO customers (customer_id, email, first_name, created_at, country, city,
                                accepts_email_marketing)
-        SELECT customer_id, customer_id, {latest('first_name')}, min(ordered_at),
-               {latest('country')}, {latest('city')}, {latest('accepts')}
+        SELECT customer_id, customer_id, {latest("first_name")}, min(ordered_at),
+               {latest("country")}, {latest("city")}, {latest("accepts")}
         FROM heads WHERE customer_id IS NOT NULL GROUP BY customer_id
         """
     )
     data.details.update(
         line_items=data.count("order_lines"),
         orders_with_refunds=data.count("refunds"),
-        orders_not_fully_paid=data._scalar(
-            "SELECT count(*) FROM heads WHERE fin IN ('pending', 'authorized', 'partially_paid') "
-            "AND cancelled_ts IS NULL"
+        orders_not_fully_paid=_count(
+            data,
+            "heads WHERE fin IN ('pending', 'authorized', 'partially_paid') "
+            "AND cancelled_ts IS NULL",
         ),
-        subtotal_differs_from_lines=data._scalar(
-            "SELECT count(*) FROM heads WHERE shop_subtotal IS NOT NULL "
-            "AND shop_subtotal NOT IN (subtotal, subtotal - discount_total)"
+        subtotal_differs_from_lines=_count(
+            data,
+            "heads WHERE shop_subtotal IS NOT NULL "
+            "AND shop_subtotal NOT IN (subtotal, subtotal - discount_total)",
         ),
     )
     for table in ("lines", "heads", "src"):
         con.execute(f"DROP TABLE {table}")
+
+
+def _count(data: CanonicalData, where: str) -> int:
+    row = data.con.execute("SELECT count(*) FROM " + where).fetchone()
+    return int(row[0]) if row else 0

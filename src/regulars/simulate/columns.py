@@ -78,7 +78,7 @@ def prefixed_ids(prefix: str, numbers: IntArray, width: int) -> pa.Array:
     return _fixed_width_strings(chars)
 
 
-def hex_ids(numbers: IntArray, key: int) -> pa.Array:
+def hex_ids(numbers: IntArray, key: int | IntArray) -> pa.Array:
     """Return UUID-shaped identifiers (``8-4-4-4-12`` hex digits) derived from integers.
 
     The first 64 bits are a bijective mix of ``numbers`` (with ``key``), so distinct numbers
@@ -89,7 +89,8 @@ def hex_ids(numbers: IntArray, key: int) -> pa.Array:
     numbers
         Non-negative integers, e.g. a running counter of events.
     key
-        A 64-bit key separating identifier families (events, carts, visitors...).
+        A 64-bit key separating identifier families (events, carts, visitors...), or one key
+        per number.
 
     Returns
     -------
@@ -97,7 +98,7 @@ def hex_ids(numbers: IntArray, key: int) -> pa.Array:
         A string array of 36-character identifiers.
     """
     x = np.asarray(numbers, dtype=np.int64).astype(np.uint64)
-    high = _splitmix64(x ^ np.uint64(key))
+    high = _splitmix64(x ^ np.asarray(key, dtype=np.int64).astype(np.uint64))
     low = _splitmix64(high ^ _GOLDEN)
     words = np.stack([high, low], axis=1).astype(">u8")
     raw = words.view(np.uint8).reshape(x.size, 16)

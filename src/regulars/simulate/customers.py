@@ -96,6 +96,8 @@ class CustomerBatch:
         Product index of the customer's staple consumable.
     country
         Country index into :data:`COUNTRIES`.
+    created_seconds
+        When each customer record was created, whole seconds since the start.
     table
         The ``customers`` rows (before conforming).
     """
@@ -108,6 +110,7 @@ class CustomerBatch:
     basket_mean: FloatArray
     staple: IntArray
     country: IntArray
+    created_seconds: IntArray
     table: pa.Table
 
     @property
@@ -256,6 +259,7 @@ def draw_customers(
     email = pc.if_else(pa.array(rng.random(n) < 0.005), pa.nulls(n, pa.string()), email)
 
     created_seconds = np.maximum(np.floor(first_time * 86400 - rng.uniform(30, 900, n)), 0)
+    created_seconds = created_seconds.astype(np.int64)
     created_day = period.start.toordinal() + np.floor(created_seconds / 86400)
     age_days = (18 + 60 * rng.beta(2.0, 3.5, n)) * 365.25
     birthday = (created_day - age_days - 719163).astype(np.int32)  # 719163: ordinal of 1970-01-01
@@ -274,7 +278,7 @@ def draw_customers(
             "customer_id": prefixed_ids("C", number + 1, 8),
             "email": email,
             "first_name": first_names,
-            "created_at": timestamps(created_seconds.astype(np.int64), period.start_epoch_seconds),
+            "created_at": timestamps(created_seconds, period.start_epoch_seconds),
             "birthday": pa.array(birthday, type=pa.date32(), mask=~known_birthday),
             "country": pa.array([c[0] for c in COUNTRIES]).take(pa.array(country)),
             "city": pa.array(city_names).take(pa.array(city_index)),
@@ -293,5 +297,6 @@ def draw_customers(
         basket_mean=basket_mean,
         staple=staple,
         country=country,
+        created_seconds=created_seconds,
         table=table,
     )

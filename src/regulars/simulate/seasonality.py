@@ -83,11 +83,21 @@ class Seasonality:
         day_numbers = np.arange(days, dtype=np.int64) + start.toordinal()
         weekday = (day_numbers - 1) % 7  # date.fromordinal(1) is a Monday
         yearly = np.empty(days)
+        gift_season = np.zeros(days, dtype=np.bool_)
+        cyber_weekend = np.zeros(days, dtype=np.bool_)
         for year in range(start.year, (start + timedelta(days=days)).year + 1):
             first = date(year, 1, 1).toordinal()
             profile = _yearly_profile(year)
             inside = (day_numbers >= first) & (day_numbers < first + profile.size)
             yearly[inside] = profile[day_numbers[inside] - first]
+            season_start = black_friday(year).toordinal() - 24
+            gift_season |= (day_numbers >= season_start) & (day_numbers < first + 356)
+            friday = black_friday(year).toordinal()
+            cyber_weekend |= (day_numbers >= friday) & (day_numbers <= friday + 3)
+        self.gift_season: npt.NDArray[np.bool_] = gift_season
+        """Per day: whether it falls in the gift season (early November to December 22)."""
+        self.cyber_weekend: npt.NDArray[np.bool_] = cyber_weekend
+        """Per day: whether it is Black Friday to Cyber Monday."""
         hourly = _HOURLY / _HOURLY.mean()
         weekly = _WEEKLY / _WEEKLY.mean()
 

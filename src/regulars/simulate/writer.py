@@ -1,0 +1,280 @@
+"""Writing a simulated store: streaming Parquet (and CSV) files, the manifest and the truth.
+
+Files are written into a staging directory beside the output, one chunk at a time, and moved
+into place only when complete, so a failed or interrupted run leaves nothing half-written.
+Writer settings are fixed (zstd, dictionary encoding, statistics) so that the same data gives
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from regulars.errors import ConfigError
+from regulars.schema import TABLES, TIMESTAMP, conform
+
+__all__ = [
+    "CSV_SCHEMA",
+    "GENERATOR",
+    "MANIFEST_FORMAT",
+    "TRUTH_SCHEMA",
+    "StoreWriter",
+    "check_output",
+]
+
+MANIFEST_FORMAT = "regulars-canonical"
+"""The ``format`` of the manifest: a directory of canonical tables."""
+GENERATOR = "regulars simulate"
+"""The ``generator`` of the manifest."""
+
+_TABLE_NAMES = tuple(TABLES)
+
+
+def _field(name: str, type_: pa.DataType, doc: str, *, nullable: bool = False) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+TRUTH_SCHEMA = pa.schema(
+    [
+        _field("customer_id", pa.string(), "The customer (same id as in customers and orders)."),
+        _field("first_purchase_at", TIMESTAMP, "Time of the first order (the BG/NBD time 0)."),
+        _field("purchase_rate", pa.float64(), "Latent purchase rate while active, per day."),
+        _field("dropout_probability", pa.float64(), "Latent probability of dropping out."),
+        _field("alive", pa.bool_(), "Not yet dropped out at the end of the observation period."),
+        _field(
+            "dropped_out_at",
+            TIMESTAMP,
+            "Time of the purchase after which the customer dropped out; null if still active "
+            "at the end of the horizon.",
+            nullable=True,
+        ),
+        _field(
+            "repeat_purchases",
+            pa.int64(),
+            "Repeat purchases in the observation period: the customer's non-cancelled orders "
+            "minus one.",
+        ),
+        _field(
+            "future_purchases",
+            pa.int64(),
+            "Purchases in the horizon after the observation period (not in the data).",
+        ),
+    ],
+    metadata={"doc": "Ground truth of the simulated customers, one row per customer."},
+)
+"""Schema of ``truth/customers.parquet``."""
+
+CSV_SCHEMA = pa.schema(
+    [
+        ("order_id", pa.string()),
+        ("customer_id", pa.string()),
+        ("ordered_at", pa.string()),
+        ("product_id", pa.string()),
+        ("quantity", pa.int64()),
+        ("unit_price", pa.string()),
+        ("category", pa.string()),
+        ("name", pa.string()),
+        ("currency", pa.string()),
+        ("status", pa.string()),
+    ]
+)
+"""Columns of ``order_lines.csv``, the generic order lines layout."""
+
+_KNOWN_ENTRIES = frozenset(
+    {"manifest.json", "order_lines.csv", "truth"} | {f"{name}.parquet" for name in _TABLE_NAMES}
+)
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    return pq.ParquetWriter(
+        path,
+        schema,
+        compression="zstd",
+        compression_level=3,
+        use_dictionary=True,
+        write_statistics=True,
+    )
+
+
+def check_output(out: Path) -> None:
+    """Check that ``out`` may receive a simulated store.
+
+    ``out`` may be missing, an empty directory, or the output of a previous simulation (which
+    is then replaced).
+
+    Parameters
+    ----------
+    out
+        The output directory.
+
+    Raises
+    ------
+    ConfigError
+        If ``out`` is a file, or a directory holding anything else.
+    """
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ConfigError(
+            f"The output {out} exists and is not a directory.",
+            fix="Pass a new directory path as the output, or remove the file.",
+        )
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return
+    manifest = out / "manifest.json"
+    generator = None
+    if manifest.is_file():
+        try:
+            generator = json.loads(manifest.read_text(encoding="utf-8")).get("generator")
+        except (ValueError, AttributeError):
+            generator = None
+    foreign = [name for name in entries if name not in _KNOWN_ENTRIES]
+    if generator != GENERATOR or foreign:
+        shown = ", ".join(foreign[:3]) if foreign else ", ".join(entries[:3])
+        raise ConfigError(
+            f"The output directory {out} is not empty and is not a previous simulator output "
+            f"(it holds {shown}{', ...' if len(entries) > 3 else ''}).",
+            fix="Pass a new or empty directory, or remove the files in it.",
+        )
+
+
+class StoreWriter:
+    """Streams a simulated store to a staging directory and moves it into place when done.
+
+    Use as a context manager: on an exception the staging directory is removed.
+
+    Parameters
+    ----------
+    out
+        The output directory (checked with :func:`check_output`).
+    lines_csv
+        Whether to also write ``order_lines.csv``.
+    """
+
+    def __init__(self, out: Path, *, lines_csv: bool) -> None:
+        check_output(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.out = out
+        self.staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+        if self.staging.exists():
+            shutil.rmtree(self.staging)
+        (self.staging / "truth").mkdir(parents=True)
+        self.counts = dict.fromkeys(_TABLE_NAMES, 0)
+        self._parquet = {
+            name: _parquet_writer(self.staging / f"{name}.parquet", TABLES[name].arrow_schema)
+            for name in _TABLE_NAMES
+        }
+        self._truth = _parquet_writer(self.staging / "truth" / "customers.parquet", TRUTH_SCHEMA)
+        self._csv: pcsv.CSVWriter | None = None
+        self._open = True
+        if lines_csv:
+            options = pcsv.WriteOptions(quoting_style="none", quoting_header="none")
+            self._csv = pcsv.CSVWriter(
+                str(self.staging / "order_lines.csv"), CSV_SCHEMA, write_options=options
+            )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def write(self, name: str, table: pa.Table) -> None:
+        """Conform ``table`` to the canonical schema of ``name`` and append it.
+
+        Parameters
+        ----------
+        name
+            Canonical table name.
+        table
+            Rows to append.
+        """
+        if table.num_rows == 0:
+            return
+        self._parquet[name].write_table(conform(name, table))
+        self.counts[name] += table.num_rows
+
+    def write_truth(self, table: pa.Table) -> None:
+        """Append rows of ``truth/customers.parquet``.
+
+        Parameters
+        ----------
+        table
+            Rows with the columns of :data:`TRUTH_SCHEMA`.
+        """
+        self._truth.write_table(table.select(TRUTH_SCHEMA.names).cast(TRUTH_SCHEMA))
+
+    def write_csv(self, table: pa.Table) -> None:
+        """Append rows of ``order_lines.csv`` (ignored unless the writer was asked for it).
+
+        Parameters
+        ----------
+        table
+            Rows with the columns of :data:`CSV_SCHEMA`.
+        """
+        if self._csv is not None:
+            self._csv.write_table(table.select(CSV_SCHEMA.names).cast(CSV_SCHEMA))
+
+    def _close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        for writer in (*self._parquet.values(), self._truth):
+            writer.close()
+        if self._csv is not None:
+            self._csv.close()
+
+    def finish(self, manifest: dict[str, Any], params: dict[str, Any]) -> None:
+        """Close the files, write ``manifest.json`` and ``truth/params.json``, move into place.
+
+        Parameters
+        ----------
+        manifest
+            Manifest entries besides format, version, generator and counts.
+        params
+            Content of ``truth/params.json``.
+        """
+        self._close()
+        full = {
+            "format": MANIFEST_FORMAT,
+            "version": 1,
+            "generator": GENERATOR,
+            **manifest,
+            "counts": dict(self.counts),
+        }
+        _write_json(self.staging / "manifest.json", full)
+        _write_json(self.staging / "truth" / "params.json", params)
+        old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
+        if self.out.exists():
+            check_output(self.out)  # still ours: replace it
+            self.out.rename(old)
+        self.staging.rename(self.out)
+        if old.exists():
+            shutil.rmtree(old)
+
+    def abort(self) -> None:
+        """Close the files and remove the staging directory."""
+        try:
+            self._close()
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _write_json(path: Path, content: dict[str, Any]) -> None:
+    path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
