@@ -1,52 +1,47 @@
-"""Segment e-commerce events (spec v2) as JSON lines: one message per line, optionally gzipped.
+"""Segment e-commerce events (spec v2) as JSON lines (``.jsonl``, ``.ndjson``, ``.json``, ``.gz``).
 
-Files end in ``.jsonl``, ``.ndjson`` or ``.json`` (``.gz`` allowed). Each non-blank line is
-one Segment message: a ``track`` call (``event`` names it) or an ``identify``, ``page``,
-``screen``, ``group`` or ``alias`` call. Errors name the line (``row`` is the line number).
+Each non-blank line is one Segment message: a ``track`` call (``event`` names it) or an
+``identify``, ``page``, ``screen``, ``group`` or ``alias`` call. Errors name the line
+(``row`` is the line number) and the field.
 
 Rules
 -----
-- Every message is an event: ``event_id`` = ``messageId``, ``type`` = the track ``event``
-  or the call type (``identify``, ``page``, ...), ``customer_id`` = ``userId``,
-  ``anonymous_id``, and ``properties`` = the JSON text of ``properties`` (``traits`` for
-  identify and group). ``occurred_at`` is ``timestamp``, else ``originalTimestamp``, else
-  ``receivedAt`` (ISO 8601; without an offset: local time in ``--timezone``).
-- A message needs ``messageId``, ``type`` (and ``event`` for track) and a time; a line that
-  is not a JSON object stops the import, naming the line.
-- Deduplication by ``messageId``: the first line wins and repeats are counted in
-  ``details["duplicate_events"]``. A repeat whose content (type, ids, time, properties)
-  differs is also recorded as a reject, rule ``conflicting_duplicate_message``; only the
-  kept message feeds orders, refunds and customers.
-- ``Order Completed`` -> an order (``order_id`` required) with one line per ``products[]``
-  item: ``product_id`` (else ``id``, else ``sku``), ``sku``, ``name``, ``category``,
-  ``price`` (required), ``quantity`` (a whole number > 0, default 1). The spec's
-  ``subtotal`` is after discounts, so the canonical ``subtotal`` (before discounts) is the
-  sum of the lines, else ``revenue``, else ``subtotal + discount``, else ``total - shipping
-  - tax + discount``. ``discount_total``,
-  ``shipping_total``, ``tax_total`` are ``discount``, ``shipping``, ``tax`` (0 when absent);
-  ``total`` is ``total``, else subtotal - discount + shipping + tax. ``coupon`` gives the
-  discount codes (split on commas), ``affiliation`` the channel; ``currency`` defaults to
-  ``--currency`` (USD). No ``userId`` makes it a guest order. A second Order Completed for
-  the same ``order_id`` (another messageId) is skipped, rule ``duplicate_order_completed``.
-- ``Order Refunded`` -> a refund: ``refund_id`` = ``messageId``, ``amount`` = ``total``,
-  else the sum of its ``products[]``, else the whole order's total; ``refunded_at`` =
-  the event's time; ``lines`` from ``products[]``. A refund whose order is not in the same
-  import is skipped, rule ``refund_for_unknown_order``. An order whose refunds reach its
-  total becomes ``refunded``, else ``partially_refunded``.
-- ``identify`` with a ``userId`` -> a customer: ``email`` (lower-cased), ``firstName`` /
+- Every message is an event: ``event_id`` = ``messageId``; ``type`` = the track ``event``, or
+  the call type (``identify``, ``page``, ...); ``customer_id`` = ``userId``; ``anonymous_id``;
+  ``properties`` = the JSON text of ``properties`` (``traits`` for identify and group).
+  ``occurred_at`` is ``timestamp``, else ``originalTimestamp``, else ``receivedAt`` (ISO 8601;
+  without an offset, local time in ``--timezone``). A line that is not a JSON object, or a
+  message without ``messageId``, ``type`` (``event`` for track) or a valid time, stops the import.
+- Deduplication by ``messageId``: the first line wins; repeats are counted in
+  ``details["duplicate_events"]``. A repeat whose content (type, ids, time, properties) differs
+  is also a reject, rule ``conflicting_duplicate_message``. Only kept messages feed the tables.
+- ``Order Completed`` -> an order (``order_id`` required; no ``userId``: a guest order) with a
+  line per ``products[]`` item: ``product_id`` (else ``id``, else ``sku``), ``sku``, ``name``,
+  ``category``, ``price`` (required), ``quantity`` (whole, > 0, default 1). The spec's
+  ``subtotal`` is after discounts, so the canonical ``subtotal`` (before discounts) is the sum
+  of the lines, else ``revenue``, else ``subtotal + discount``, else ``total - shipping - tax +
+  discount``. ``discount``, ``shipping``, ``tax`` give the other totals (0 when absent);
+  ``total`` is ``total``, else subtotal - discount + shipping + tax. ``coupon`` (split on
+  commas) gives the discount codes, ``affiliation`` the channel, ``currency`` the currency
+  (default ``--currency``, else USD). A second Order Completed for an ``order_id`` (another
+  messageId) is skipped, rule ``duplicate_order_completed``.
+- ``Order Refunded`` -> a refund: ``refund_id`` = ``messageId``; ``amount`` = ``total``, else
+  the sum of its ``products[]``, else the order's total; ``refunded_at`` = the event's time;
+  ``lines`` from ``products[]``. A refund of an order not in this import is skipped, rule
+  ``refund_for_unknown_order``. Refunds reaching the order's total make it ``refunded``,
+  else ``partially_refunded``.
+- ``identify`` with a ``userId`` -> a customer: ``email`` (lower-cased), ``firstName`` or
   ``first_name`` (else the first word of ``name``), ``birthday``, ``gender``, ``city`` and
-  ``country`` (from ``address`` or top-level traits), ``createdAt``, ``tags`` and the consent
-  flags ``accepts_email_marketing`` / ``acceptsMarketing`` / ``email_opt_in`` and
-  ``accepts_sms_marketing`` / ``sms_opt_in``. The latest non-empty value of each trait wins.
-  Buyers with orders but no identify get a customer row too. ``created_at`` is the
-  ``createdAt`` trait, else the first identify or order seen.
+  ``country`` (in ``address`` or top level), ``tags``, consent from ``accepts_email_marketing``
+  / ``acceptsMarketing`` / ``email_opt_in`` and ``accepts_sms_marketing`` / ``sms_opt_in``;
+  the latest non-empty value of each trait wins. ``created_at`` is the ``createdAt`` trait,
+  else the first identify or order. Buyers with no identify get a customer row too.
 - Products: every product seen (``products[]`` of any event, or the properties of product
-  events such as Product Viewed), with the latest name, sku, category, price and currency.
+  events such as Product Viewed), with its latest sku, name, category, price and currency.
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, tzinfo
@@ -57,10 +52,10 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from regulars.errors import ConfigError, InputError
+from regulars import schema
+from regulars.errors import InputError
 from regulars.importers.base import CanonicalData, ImportOptions
-from regulars.importers.validate import check_timezone, open_binary
-from regulars.schema import MONEY, REFUND_LINE, TIMESTAMP
+from regulars.importers.validate import check_encoding, check_timezone, open_binary
 
 if TYPE_CHECKING:
     from regulars.importers import SourcePeek
@@ -72,31 +67,24 @@ CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 BATCH_LINES = 20_000
 """Messages parsed per Arrow batch: memory stays flat whatever the file's size."""
 
-_S, _TS, _D, _I = pa.string(), TIMESTAMP, MONEY, pa.int64()
+
+def _staging(*fields: pa.Field) -> pa.Schema:
+    return pa.schema([pa.field("_line", pa.int64()), *(f.with_nullable(True) for f in fields)])
+
+
+def _fields(spec: schema.TableSpec, *drop: str) -> list[pa.Field]:
+    return [c.arrow_field for c in spec if c.name not in drop]
+
+
+_SEEN = pa.field("occurred_at", schema.TIMESTAMP)
 STAGING: dict[str, pa.Schema] = {
-    name: pa.schema([("_line", _I), *fields])
-    for name, fields in {
-        "_seg_events": [("event_id", _S), ("type", _S), ("customer_id", _S),
-                        ("anonymous_id", _S), ("occurred_at", _TS), ("properties", _S)],
-        "_seg_orders": [("order_id", _S), ("customer_id", _S), ("ordered_at", _TS),
-                        ("currency", _S), ("subtotal", _D), ("discount_total", _D),
-                        ("shipping_total", _D), ("tax_total", _D), ("total", _D),
-                        ("discount_codes", pa.list_(_S)), ("channel", _S)],
-        "_seg_lines": [("order_id", _S), ("line_no", pa.int32()), ("product_id", _S),
-                       ("sku", _S), ("name", _S), ("category", _S), ("quantity", _I),
-                       ("unit_price", _D), ("line_total", _D)],
-        "_seg_refunds": [("refund_id", _S), ("order_id", _S), ("refunded_at", _TS),
-                         ("amount", _D), ("currency", _S), ("reason", _S),
-                         ("lines", pa.list_(REFUND_LINE))],
-        "_seg_customers": [("customer_id", _S), ("occurred_at", _TS), ("email", _S),
-                           ("first_name", _S), ("created_at", _TS), ("birthday", pa.date32()),
-                           ("country", _S), ("city", _S), ("gender", _S),
-                           ("accepts_email_marketing", pa.bool_()),
-                           ("accepts_sms_marketing", pa.bool_()), ("tags", pa.list_(_S))],
-        "_seg_products": [("occurred_at", _TS), ("product_id", _S), ("sku", _S), ("name", _S),
-                          ("category", _S), ("price", _D), ("currency", _S)],
-    }.items()
-}  # fmt: skip
+    "_seg_events": _staging(*_fields(schema.EVENTS)),
+    "_seg_orders": _staging(*_fields(schema.ORDERS, "status", "source_name")),
+    "_seg_lines": _staging(*_fields(schema.ORDER_LINES)),
+    "_seg_refunds": _staging(*_fields(schema.REFUNDS)),
+    "_seg_customers": _staging(_SEEN, *_fields(schema.CUSTOMERS)),
+    "_seg_products": _staging(_SEEN, *_fields(schema.PRODUCTS, "active")),
+}
 """Staging tables: every parsed message's rows, tagged with its line, before deduplication."""
 
 _EMAIL_OPT_IN = ("accepts_email_marketing", "acceptsEmailMarketing", "accepts_marketing",
@@ -139,8 +127,8 @@ def read(path: Path, options: ImportOptions) -> CanonicalData:
     """
     with CanonicalData(path, FORMAT).building() as data:
         parser = _Parser(path, options)
-        for name, schema in STAGING.items():
-            empty = schema.empty_table()  # noqa: F841 - read by DuckDB
+        for name, layout in STAGING.items():
+            empty = layout.empty_table()  # noqa: F841 - read by DuckDB
             data.con.execute(f"CREATE TABLE {name} AS SELECT * FROM empty")
         for line_no, text in _lines(path, options.encoding):
             parser.parse(line_no, text)
@@ -154,28 +142,11 @@ def read(path: Path, options: ImportOptions) -> CanonicalData:
 
 
 def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, text)`` of the non-blank lines, decoding one line at a time."""
-    try:
-        codecs.lookup(encoding)
-    except LookupError as exc:
-        raise ConfigError(
-            f"Unknown text encoding {encoding!r}.",
-            fix="Pass a Python codec name such as utf-8 or latin-1 with --encoding.",
-        ) from exc
+    """Yield ``(line number, text)`` of the non-blank lines (after checking the encoding)."""
+    check_encoding(path, encoding)
     with open_binary(path) as fh:
         for number, raw in enumerate(fh, start=1):
-            try:
-                text = raw.decode(encoding)
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"The line is not valid {encoding} text.",
-                    file=path,
-                    row=number,
-                    value=raw[:80].decode(encoding, "replace"),
-                    fix="Save the file as UTF-8, or pass its encoding with --encoding.",
-                ) from exc
-            text = text.lstrip("\ufeff").strip() if number == 1 else text.strip()
-            if text:
+            if text := raw.decode(encoding).lstrip("\ufeff").strip():
                 yield number, text
 
 
@@ -235,7 +206,7 @@ class _Parser:
     def new_batch(self) -> dict[str, dict[str, list[Any]]]:
         """Start a new batch of staging rows and return the previous one."""
         batch = self.batch
-        self.batch = {name: {f.name: [] for f in schema} for name, schema in STAGING.items()}
+        self.batch = {name: {f.name: [] for f in layout} for name, layout in STAGING.items()}
         return batch
 
     def fail(self, code: str, field: str | None = None, value: Any = None, **fmt: str) -> NoReturn:
@@ -410,7 +381,7 @@ class _Parser:
         if isinstance(tags, str):
             tags = tags.split(",")
         tags = [t for t in map(self.text, tags) if t] if isinstance(tags, list) else None
-        self.add("_seg_customers", user, self.at, email.lower() if email else None, first,
+        self.add("_seg_customers", self.at, user, email.lower() if email else None, first,
                  self.time(created, "createdAt", strict=False) if created else None,
                  self.birthday(traits.get("birthday")),
                  self.text(address.get("country") or traits.get("country")),
@@ -452,103 +423,69 @@ class _Parser:
 
 def _build(data: CanonicalData) -> None:
     """Deduplicate by messageId, then fill the canonical tables from the kept messages."""
-    con = data.con
+    con, kept = data.con, "_line IN (SELECT _line FROM _seg_kept)"
     source = f"{FORMAT}:{Path(data.source).name}"
-    con.execute(
-        "CREATE TABLE _seg_kept AS SELECT min(_line) AS _line, event_id "
-        "FROM _seg_events GROUP BY event_id"
-    )
+    con.execute("CREATE TABLE _seg_kept AS SELECT min(_line) AS _line, event_id FROM _seg_events "
+                "GROUP BY event_id")  # fmt: skip
     data.details["duplicate_events"] = data.count("_seg_events") - data.count("_seg_kept")
-    data.reject_sql(
-        """
-        SELECT e._line AS row, 'conflicting_duplicate_message' AS rule,
-               'messageId ' || e.event_id || ' first seen on line ' || k._line
-               || ' with different content; the first was kept' AS detail,
-               to_json(struct_pack(e.event_id, e.type, e.customer_id, e.anonymous_id, e.occurred_at,
-                                   e.properties)) AS record
-        FROM _seg_events e JOIN _seg_kept k USING (event_id)
-        JOIN _seg_events f ON f._line = k._line
-        WHERE e._line <> k._line AND (e.type, e.customer_id, e.anonymous_id, e.occurred_at,
-              e.properties) IS DISTINCT FROM (f.type, f.customer_id, f.anonymous_id,
-              f.occurred_at, f.properties)
-        """
-    )
-    kept = "_line IN (SELECT _line FROM _seg_kept)"
-    con.execute(
-        f"INSERT INTO events SELECT * EXCLUDE (_line) FROM _seg_events WHERE {kept} ORDER BY _line"
-    )
-    con.execute(
-        f"CREATE TABLE _seg_o AS SELECT * FROM _seg_orders WHERE {kept} "
-        "QUALIFY _line = min(_line) OVER (PARTITION BY order_id)"
-    )
-    data.reject_sql(
-        f"""
-        SELECT o._line AS row, 'duplicate_order_completed' AS rule,
-               'order ' || o.order_id || ' was completed on line ' || f._line
-               || '; the first Order Completed was kept' AS detail, to_json(o) AS record
-        FROM _seg_orders o JOIN _seg_o f USING (order_id)
-        WHERE o.{kept} AND o._line <> f._line
-        """
-    )
-    con.execute(
-        "INSERT INTO orders SELECT order_id, customer_id, ordered_at, currency, subtotal, "
-        "discount_total, shipping_total, tax_total, total, 'paid', discount_codes, "
-        "channel, ? FROM _seg_o ORDER BY _line",
-        [source],
-    )
-    con.execute(
-        "INSERT INTO order_lines SELECT * EXCLUDE (_line) FROM _seg_lines "
-        "WHERE _line IN (SELECT _line FROM _seg_o) ORDER BY _line, line_no"
-    )
-    data.reject_sql(
-        f"""
-        SELECT _line AS row, 'refund_for_unknown_order' AS rule,
-               'order ' || order_id || ' is not among the imported orders' AS detail,
-               to_json(r) AS record
+    content = "({0}.type, {0}.customer_id, {0}.anonymous_id, {0}.occurred_at, {0}.properties)"
+    data.reject_sql(f"""
+        SELECT e._line AS row, 'conflicting_duplicate_message' AS rule, 'messageId ' || e.event_id
+               || ' was first seen on line ' || k._line || ' with other content; that one was kept'
+               AS detail, to_json(e) AS record
+        FROM _seg_events e JOIN _seg_kept k USING (event_id) JOIN _seg_events f ON f._line = k._line
+        WHERE e._line <> k._line AND {content.format("e")} IS DISTINCT FROM {content.format("f")}
+    """)  # fmt: skip
+    con.execute(f"INSERT INTO events SELECT * EXCLUDE (_line) FROM _seg_events WHERE {kept} "
+                "ORDER BY _line")  # fmt: skip
+    con.execute(f"CREATE TABLE _seg_o AS SELECT * FROM _seg_orders WHERE {kept} "
+                "QUALIFY _line = min(_line) OVER (PARTITION BY order_id)")  # fmt: skip
+    data.reject_sql(f"""
+        SELECT o._line AS row, 'duplicate_order_completed' AS rule, 'order ' || o.order_id
+               || ' was completed on line ' || f._line || '; that one was kept' AS detail,
+               to_json(o) AS record
+        FROM _seg_orders o JOIN _seg_o f USING (order_id) WHERE o.{kept} AND o._line <> f._line
+    """)  # fmt: skip
+    con.execute("INSERT INTO orders SELECT * EXCLUDE (_line, discount_codes, channel), 'paid', "
+                "discount_codes, channel, ? FROM _seg_o ORDER BY _line", [source])  # fmt: skip
+    con.execute("INSERT INTO order_lines SELECT * EXCLUDE (_line) FROM _seg_lines "
+                "WHERE _line IN (SELECT _line FROM _seg_o) ORDER BY _line, line_no")  # fmt: skip
+    data.reject_sql(f"""
+        SELECT _line AS row, 'refund_for_unknown_order' AS rule, 'order ' || order_id
+               || ' is not among the imported orders' AS detail, to_json(r) AS record
         FROM _seg_refunds r WHERE {kept} AND order_id NOT IN (SELECT order_id FROM orders)
-        """
-    )
-    con.execute(
-        f"""
+    """)  # fmt: skip
+    con.execute(f"""
         INSERT INTO refunds
         SELECT r.refund_id, r.order_id, r.refunded_at, coalesce(r.amount, o.total),
                coalesce(r.currency, o.currency), r.reason, r.lines
         FROM _seg_refunds r JOIN orders o USING (order_id) WHERE r.{kept} ORDER BY r._line
-        """
-    )
-    con.execute(
-        """
+    """)  # fmt: skip
+    con.execute("""
         UPDATE orders SET status = CASE WHEN r.amount >= orders.total THEN 'refunded'
                                         ELSE 'partially_refunded' END
         FROM (SELECT order_id, sum(amount) AS amount FROM refunds GROUP BY order_id) r
         WHERE orders.order_id = r.order_id
-        """
-    )
+    """)  # fmt: skip
     latest = "arg_max({0}, (occurred_at, _line)) FILTER (WHERE {0} IS NOT NULL)".format
-    traits = ", ".join(f"{latest(c)} AS {c}" for c in _TRAITS)
-    con.execute(
-        f"""
+    con.execute(f"""
         INSERT INTO customers
-        WITH t AS (SELECT customer_id, min(created_at) AS trait_created,
-                          min(occurred_at) AS first_seen, {traits}
+        WITH t AS (SELECT customer_id, min(created_at) AS trait_created, min(occurred_at) AS seen,
+                          {", ".join(f"{latest(c)} AS {c}" for c in _TRAITS)}
                    FROM _seg_customers WHERE {kept} GROUP BY customer_id),
              b AS (SELECT customer_id, min(ordered_at) AS first_order FROM orders
                    WHERE customer_id IS NOT NULL GROUP BY customer_id)
-        SELECT customer_id, email, first_name,
-               coalesce(trait_created, least(first_seen, first_order)), birthday, country,
-               city, gender, accepts_email_marketing, accepts_sms_marketing, tags
+        SELECT customer_id, email, first_name, coalesce(trait_created, least(seen, first_order)),
+               birthday, country, city, gender, accepts_email_marketing, accepts_sms_marketing, tags
         FROM t FULL OUTER JOIN b USING (customer_id)
-        """
-    )
-    columns = ("sku", "name", "category", "price", "currency")
-    con.execute(
-        f"""
-        INSERT INTO products
-        SELECT product_id, {", ".join(latest(c) for c in columns)}, true
+    """)  # fmt: skip
+    con.execute(f"""
+        INSERT INTO products SELECT product_id,
+            {", ".join(latest(c) for c in ("sku", "name", "category", "price", "currency"))}, true
         FROM _seg_products WHERE {kept} GROUP BY product_id
-        """
-    )
-    found = con.execute(f"SELECT count(*) FROM _seg_events WHERE type = 'identify' AND {kept}")
-    data.details["identifies"] = int(found.fetchone()[0])  # type: ignore[index]
+    """)  # fmt: skip
+    data.details["identifies"] = data.con.execute(
+        f"SELECT count(*) FROM _seg_events WHERE type = 'identify' AND {kept}"
+    ).fetchall()[0][0]
     for name in (*STAGING, "_seg_kept", "_seg_o"):
         con.execute(f"DROP TABLE {name}")

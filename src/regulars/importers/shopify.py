@@ -113,7 +113,7 @@ FINANCIAL_STATUS = {
     "expired": "cancelled",
 }
 
-# Order-level fields two first rows of one Name must agree on, as comparable SQL.
+# Order-level fields every row of one Name that carries them must agree on, as comparable SQL.
 _ORDER_FIELDS = {
     "Created at": "created_ts",
     "Email": 'lower(f."Email")',

@@ -85,6 +85,7 @@ def draw_items(
     catalogue: Catalogue,
     *,
     affinity: FloatArray,
+    owner: IntArray,
     gift_season: BoolArray,
     day: IntArray,
     draws: IntArray,
@@ -98,7 +99,9 @@ def draw_items(
     catalogue
         The catalogue.
     affinity
-        Category affinity of each basket's buyer, one row per basket.
+        Category affinities of the buyers, one row per buyer.
+    owner
+        The buyer (row of ``affinity``) of each basket.
     gift_season
         Per simulated day, whether gifts are in season.
     day
@@ -112,11 +115,19 @@ def draw_items(
         Basket index and product index of each draw (duplicates possible).
     """
     basket = np.repeat(np.arange(draws.size, dtype=np.int64), draws)
-    weights = affinity[basket]
-    weights[:, _GIFTS] *= np.where(gift_season[day[basket]], 3.0, 1.0)
-    cdf = np.cumsum(weights, axis=1)
-    pick = rng.random(basket.size) * cdf[:, -1]
-    category = np.minimum((cdf < pick[:, None]).sum(axis=1), len(CATEGORIES) - 1)
+    buyer = owner[basket]
+    boost = np.where(gift_season[day[basket]], 3.0, 1.0)
+    total = 1.0 + (boost - 1.0) * affinity[buyer, _GIFTS]
+    pick = rng.random(basket.size) * total
+    category = np.zeros(basket.size, dtype=np.int64)
+    cumulative = np.zeros(basket.size)
+    for c in range(len(CATEGORIES) - 1):  # one column at a time: no (draws x categories) array
+        weight = affinity[buyer, c]
+        if c == _GIFTS:
+            weight *= boost
+        cumulative += weight
+        category += pick > cumulative
+    del buyer, boost, total, pick, cumulative
     # Products are sorted by category: category c's popularity spans [c, c + 1) of the ladder.
     ladder = catalogue.category + _within_category_cdf(catalogue)
     product = np.searchsorted(ladder, category + rng.random(basket.size), side="left")
@@ -141,6 +152,7 @@ def draw_lines(
     catalogue: Catalogue,
     *,
     affinity: FloatArray,
+    owner: IntArray,
     basket_mean: FloatArray,
     gift_season: BoolArray,
     day: IntArray,
@@ -156,7 +168,9 @@ def draw_lines(
     catalogue
         The catalogue.
     affinity
-        Category affinity of each basket's buyer, one row per basket.
+        Category affinities of the buyers, one row per buyer.
+    owner
+        The buyer (row of ``affinity``) of each basket.
     basket_mean
         Personal mean number of extra draws of each basket's buyer.
     gift_season
@@ -179,7 +193,13 @@ def draw_lines(
     with_staple = has_staple & (rng.random(n) < staple_probability(gap_days, cycle))
     draws = np.minimum(1 + rng.poisson(basket_mean), _MAX_DRAWS) - with_staple
     basket, product = draw_items(
-        rng, catalogue, affinity=affinity, gift_season=gift_season, day=day, draws=draws
+        rng,
+        catalogue,
+        affinity=affinity,
+        owner=owner,
+        gift_season=gift_season,
+        day=day,
+        draws=draws,
     )
     extra = np.flatnonzero(with_staple)
     extra_product = staple[extra]
@@ -188,7 +208,9 @@ def draw_lines(
         catalogue.successor[extra_product],
         extra_product,
     )
-    key = np.concatenate((basket, extra)) * catalogue.size + np.concatenate((product, extra_product))
+    key = np.concatenate((basket, extra)) * catalogue.size + np.concatenate(
+        (product, extra_product)
+    )
     key = np.unique(key)
     basket = key // catalogue.size
     product = key % catalogue.size

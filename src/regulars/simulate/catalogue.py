@@ -151,7 +151,10 @@ CATEGORIES: tuple[CategorySpec, ...] = (
 )
 """The categories of the simulated store, in the order of their index."""
 
-_EXTRA_CONSUMABLES = (("kitchen", "Paper Filters 100 Pack", 90.0, 6.5), ("kitchen", "Descaler", 75.0, 12.0))
+_EXTRA_CONSUMABLES = (
+    ("kitchen", "Paper Filters 100 Pack", 90.0, 6.5),
+    ("kitchen", "Descaler", 75.0, 12.0),
+)
 _GIFT_CARDS = (("gifts", "Gift Card 25", 2500), ("gifts", "Gift Card 50", 5000))
 _DISCONTINUED = 5
 
@@ -257,7 +260,7 @@ def _price(rng: np.random.Generator, low: float, high: float) -> int:
     """Draw a shop-like price in cents between ``low`` and ``high`` (ending .99, .50 or .00)."""
     dollars = int(np.floor(np.exp(rng.uniform(np.log(low), np.log(high)))))
     ending = int(rng.choice(np.array([99, 50, 0, 95]), p=[0.55, 0.2, 0.15, 0.1]))
-    return max(dollars * 100 + ending, int(round(low * 100)))
+    return max(dollars * 100 + ending, round(low * 100))
 
 
 def build_catalogue(rng: np.random.Generator, observed_days: int) -> Catalogue:
@@ -282,8 +285,12 @@ def build_catalogue(rng: np.random.Generator, observed_days: int) -> Catalogue:
             for suffix, low, high in spec.variants:
                 k += 1
                 name = f"{item} {suffix}".strip()
-                rows.append((c, f"{spec.code}-{k:03d}", name, _price(rng, low, high), spec.cycle_days))
-        extras = [(n, cyc, int(p * 100)) for cat, n, cyc, p in _EXTRA_CONSUMABLES if cat == spec.name]
+                rows.append(
+                    (c, f"{spec.code}-{k:03d}", name, _price(rng, low, high), spec.cycle_days)
+                )
+        extras = [
+            (n, cyc, int(p * 100)) for cat, n, cyc, p in _EXTRA_CONSUMABLES if cat == spec.name
+        ]
         extras += [(n, 0.0, cents) for cat, n, cents in _GIFT_CARDS if cat == spec.name]
         for name, cycle, cents in extras:
             k += 1

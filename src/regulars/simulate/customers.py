@@ -54,19 +54,106 @@ COUNTRIES: tuple[tuple[str, float, tuple[str, ...]], ...] = (
 )
 """Countries (ISO 3166 codes), their share of customers and their cities."""
 
-_FEMALE = (
-    "Emma Olivia Ava Sophia Mia Isabella Charlotte Amelia Harper Evelyn Abigail Emily Ella "
-    "Grace Chloe Lucy Hannah Zoe Nora Lily Anna Laura Julia Clara Marie Sofia Ines Lea"
-).split()
-_MALE = (
-    "Liam Noah Oliver Elijah James William Benjamin Lucas Henry Alexander Mason Ethan Daniel "
-    "Jacob Logan Jack Samuel David Leo Owen Lukas Paul Felix Louis Hugo Max Tom Ben"
-).split()
-_LAST = (
-    "smith johnson williams brown jones garcia miller davis martin taylor wilson moore "
-    "anderson thomas jackson white harris clark lewis walker young allen king wright scott "
-    "green baker adams nelson hill mueller schmidt dubois bernard jansen devries nguyen patel"
-).split()
+_FEMALE = [
+    "Emma",
+    "Olivia",
+    "Ava",
+    "Sophia",
+    "Mia",
+    "Isabella",
+    "Charlotte",
+    "Amelia",
+    "Harper",
+    "Evelyn",
+    "Abigail",
+    "Emily",
+    "Ella",
+    "Grace",
+    "Chloe",
+    "Lucy",
+    "Hannah",
+    "Zoe",
+    "Nora",
+    "Lily",
+    "Anna",
+    "Laura",
+    "Julia",
+    "Clara",
+    "Marie",
+    "Sofia",
+    "Ines",
+    "Lea",
+]
+_MALE = [
+    "Liam",
+    "Noah",
+    "Oliver",
+    "Elijah",
+    "James",
+    "William",
+    "Benjamin",
+    "Lucas",
+    "Henry",
+    "Alexander",
+    "Mason",
+    "Ethan",
+    "Daniel",
+    "Jacob",
+    "Logan",
+    "Jack",
+    "Samuel",
+    "David",
+    "Leo",
+    "Owen",
+    "Lukas",
+    "Paul",
+    "Felix",
+    "Louis",
+    "Hugo",
+    "Max",
+    "Tom",
+    "Ben",
+]
+_LAST = [
+    "smith",
+    "johnson",
+    "williams",
+    "brown",
+    "jones",
+    "garcia",
+    "miller",
+    "davis",
+    "martin",
+    "taylor",
+    "wilson",
+    "moore",
+    "anderson",
+    "thomas",
+    "jackson",
+    "white",
+    "harris",
+    "clark",
+    "lewis",
+    "walker",
+    "young",
+    "allen",
+    "king",
+    "wright",
+    "scott",
+    "green",
+    "baker",
+    "adams",
+    "nelson",
+    "hill",
+    "mueller",
+    "schmidt",
+    "dubois",
+    "bernard",
+    "jansen",
+    "devries",
+    "nguyen",
+    "patel",
+]
 _DOMAINS = ("example.com", "example.org", "example.net")
 
 _GENDERS = pa.array(["female", "male", "non-binary", None])
@@ -153,7 +240,7 @@ def arrival_quantiles(
 
 
 def _categorical(rng: np.random.Generator, probabilities: FloatArray, size: int) -> IntArray:
-    """Draw ``size`` indices (with replacement) with probabilities proportional to the given ones."""
+    """Draw ``size`` indices with probabilities proportional to ``probabilities``."""
     cdf = np.cumsum(probabilities)
     return np.minimum(np.searchsorted(cdf / cdf[-1], rng.random(size), side="right"), cdf.size - 1)
 
@@ -254,7 +341,9 @@ def draw_customers(
     )
     last_names = pa.array(_LAST).take(pa.array(rng.integers(0, len(_LAST), n)))
     domains = pa.array(_DOMAINS).take(pa.array(rng.integers(0, len(_DOMAINS), n)))
-    email = concat(pc.utf8_lower(first_names), ".", last_names, pa.array(number + 1).cast(pa.string()))
+    email = concat(
+        pc.utf8_lower(first_names), ".", last_names, pa.array(number + 1).cast(pa.string())
+    )
     email = concat(email, "@", domains)
     email = pc.if_else(pa.array(rng.random(n) < 0.005), pa.nulls(n, pa.string()), email)
 

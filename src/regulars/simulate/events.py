@@ -16,19 +16,15 @@ UUID-shaped ``messageId``s, numbered across the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from regulars.simulate.baskets import draw_items
 from regulars.simulate.catalogue import CATEGORIES, Catalogue
-from regulars.simulate.columns import concat, hex_ids, join_groups, money_text, timestamps
 from regulars.simulate.customers import CustomerBatch
-from regulars.simulate.orders import DISCOUNT_CODES, OrderBatch
+from regulars.simulate.orders import OrderBatch
 from regulars.simulate.parameters import Period, StoreParameters
 from regulars.simulate.purchases import Purchases
 from regulars.simulate.seasonality import Seasonality
@@ -40,7 +36,6 @@ __all__ = [
     "KEY_GUEST",
     "KEY_VISITOR",
     "SessionPlan",
-    "identify_events",
     "plan_sessions",
 ]
 
@@ -187,67 +182,69 @@ def plan_sessions(
 
     n_orders = orders.size
     n_other = browsing.size + n_visitors
+    # Sessions in order of their (approximate) start: orders, then the others.
+    start_time = np.concatenate((orders.time, browse_time, visit_time))
+    sort = np.argsort(start_time, kind="stable")
+    start_time = start_time[sort]
     kind = np.concatenate(
         (
             np.where(orders.customer >= 0, _CUSTOMER, _GUEST),
             np.full(browsing.size, _CUSTOMER),
             np.full(n_visitors, _VISITOR),
         )
-    ).astype(np.int64)
+    )[sort]
     owner = np.concatenate(
         (
             np.where(orders.customer >= 0, orders.customer, orders.guest),
             browsing,
             np.arange(n_visitors, dtype=np.int64),
         )
-    )
+    )[sort]
     stage = np.concatenate(
         (np.full(n_orders, 4), rng.choice(4, size=n_other, p=_ABANDONED_STAGE_P))
-    ).astype(np.int64)
-    order = np.concatenate((np.arange(n_orders), np.full(n_other, -1))).astype(np.int64)
-    start_time = np.concatenate((orders.time, browse_time, visit_time))
+    )[sort]
+    order = np.concatenate((np.arange(n_orders), np.full(n_other, -1)))[sort]
+    del browsing, browse_time, visit_time
+    position = np.empty(sort.size, dtype=np.int64)  # the session of each order: position[o]
+    position[sort] = np.arange(sort.size)
     day = np.minimum(start_time.astype(np.int64), period.observed_days - 1)
 
-    # Items: order lines (added) and extra views for converting sessions, draws for the rest.
-    affinity = np.concatenate((customers.affinity[browsing], _shares(n_visitors)))
-    buyer_affinity = np.where(
-        (orders.customer >= 0)[:, None],
-        customers.affinity[np.maximum(orders.customer, 0)],
-        _shares(n_orders),
+    # Items: the order's lines and extra views in converting sessions, draws in the others.
+    # Affinity rows: the chunk's customers, then the population's shares (guests, visitors).
+    affinity = np.concatenate((customers.affinity, _shares(1)))
+    buyer = np.where(kind == _CUSTOMER, owner, n)
+    extra_views = np.where(
+        order >= 0, rng.poisson(0.6, stage.size), 1 + rng.poisson(0.7, stage.size)
     )
-    views_basket, views_product = draw_items(
-        rng,
-        catalogue,
-        affinity=buyer_affinity,
-        gift_season=season.gift_season,
-        day=day[:n_orders],
-        draws=rng.poisson(0.6, n_orders),
-    )
-    other_basket, other_product = draw_items(
+    drawn_session, drawn_product = draw_items(
         rng,
         catalogue,
         affinity=affinity,
+        owner=buyer,
         gift_season=season.gift_season,
-        day=day[n_orders:],
-        draws=1 + rng.poisson(0.7, n_other),
+        day=day,
+        draws=extra_views,
     )
+    del buyer, extra_views
     lines = orders.lines
-    session = np.concatenate((lines.basket, views_basket, n_orders + other_basket))
-    product = np.concatenate((lines.product, views_product, other_product))
-    bought = np.concatenate((np.ones(lines.size, np.bool_), np.zeros(session.size - lines.size, np.bool_)))
+    session = np.concatenate((position[lines.basket], drawn_session))
+    product = np.concatenate((lines.product, drawn_product))
+    bought = np.zeros(session.size, dtype=np.bool_)
+    bought[: lines.size] = True
     quantity = np.concatenate(
-        (lines.quantity, rng.choice(np.array([1, 2]), size=session.size - lines.size, p=[0.85, 0.15]))
+        (lines.quantity, rng.choice(np.array([1, 2]), size=drawn_session.size, p=[0.85, 0.15]))
     )
-    # One item per (session, product); bought lines win over extra views of the same product.
+    del drawn_session, drawn_product
+    # One item per (session, product); a bought line wins over an extra view of its product.
     rank = np.lexsort((~bought, product, session))
     session, product, bought, quantity = session[rank], product[rank], bought[rank], quantity[rank]
-    first_of_pair = np.concatenate(([True], (session[1:] != session[:-1]) | (product[1:] != product[:-1])))
-    session, product, bought, quantity = (
-        a[first_of_pair] for a in (session, product, bought, quantity)
-    )
-    shuffle = np.lexsort((rng.random(session.size), session))
-    session, product, bought, quantity = session[shuffle], product[shuffle], bought[shuffle], quantity[shuffle]
-    added = np.where(session < n_orders, bought, stage[session] >= 1)
+    del rank
+    keep = np.ones(session.size, dtype=np.bool_)
+    keep[1:] = (session[1:] != session[:-1]) | (product[1:] != product[:-1])
+    session, product, bought, quantity = session[keep], product[keep], bought[keep], quantity[keep]
+    del keep
+    added = np.where(order[session] >= 0, bought, stage[session] >= 1)
+    del bought
 
     # Timing, as offsets in seconds from the session's first event.
     view_gap = rng.uniform(20, 240, session.size)
@@ -255,44 +252,43 @@ def plan_sessions(
     step = view_gap + add_gap
     view_offset = _segment_cumsum(step, session) - step
     add_offset = view_offset + add_gap
+    del view_gap, add_gap, step
     last_item = np.cumsum(np.bincount(session, minlength=stage.size)) - 1
     item_end = add_offset[last_item]
     cart_offset = item_end + rng.uniform(10, 120, stage.size)
     checkout_offset = cart_offset + rng.uniform(20, 180, stage.size)
     completed_offset = checkout_offset + rng.uniform(60, 400, stage.size)
     last_offset = np.select(
-        [stage <= 1, stage == 2, stage == 3], [item_end, cart_offset, checkout_offset], completed_offset
+        [stage <= 1, stage == 2, stage == 3],
+        [item_end, cart_offset, checkout_offset],
+        completed_offset,
     )
     end_seconds = period.observed_days * 86400
+    order_seconds = orders.seconds[np.maximum(order, 0)]
     begin = np.where(
         order >= 0,
-        np.concatenate((orders.seconds, np.zeros(n_other, np.int64))) - completed_offset,
+        order_seconds - completed_offset,
         np.minimum(start_time * 86400, end_seconds - 1 - last_offset),
     )
 
     def at(offset: FloatArray, index: IntArray | None = None) -> IntArray:
         base = begin if index is None else begin[index]
-        return np.clip(np.floor(base + offset), 0, end_seconds - 1).astype(np.int64)
+        seconds: IntArray = np.clip(np.floor(base + offset), 0, end_seconds - 1).astype(np.int64)
+        return seconds
 
-    completed = at(completed_offset)
-    completed[:n_orders] = orders.seconds
-    sort = np.argsort(np.floor(begin), kind="stable")
-    renumber = np.empty_like(sort)
-    renumber[sort] = np.arange(sort.size)
-    item_order = np.lexsort((np.arange(session.size), renumber[session]))
     return SessionPlan(
-        kind=kind[sort],
-        owner=owner[sort],
-        stage=stage[sort],
-        order=order[sort],
-        cart_seconds=at(cart_offset)[sort],
-        checkout_seconds=at(checkout_offset)[sort],
-        completed_seconds=completed[sort],
-        item_session=renumber[session][item_order],
-        item_product=product[item_order],
-        item_quantity=np.minimum(quantity, _MAX_QUANTITY - 1)[item_order],
-        item_added=added[item_order],
-        view_seconds=at(view_offset, session)[item_order],
-        add_seconds=at(add_offset, session)[item_order],
+        kind=kind,
+        owner=owner,
+        stage=stage,
+        order=order,
+        cart_seconds=at(cart_offset),
+        checkout_seconds=at(checkout_offset),
+        completed_seconds=np.where(order >= 0, order_seconds, at(completed_offset)),
+        item_session=session,
+        item_product=product,
+        item_quantity=np.minimum(quantity, _MAX_QUANTITY - 1),
+        item_added=added,
+        view_seconds=at(view_offset, session),
+        add_seconds=at(add_offset, session),
         n_visitors=n_visitors,
     )

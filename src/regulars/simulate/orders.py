@@ -144,7 +144,7 @@ class OrderBatch:
         return prefixed_ids("O", self.first_number + np.arange(self.size, dtype=np.int64), 9)
 
     def customer_id(self, customers: CustomerBatch) -> pa.Array:
-        """Customer id of each order (null for guests)."""
+        """Return the customer id of each order (null for guests)."""
         index = pa.array(self.customer, mask=self.customer < 0)
         return customers.customer_id.take(index)
 
@@ -375,18 +375,19 @@ def build_orders(
 
     seconds = np.floor(time * 86400).astype(np.int64)
     order = np.lexsort((np.arange(buyer.size), seconds))
-    buyer, time, seconds, gap, first, cancelled = (
-        a[order] for a in (buyer, time, seconds, gap, first, cancelled)
-    )
+    buyer, seconds = buyer[order], seconds[order]
+    time, gap = time[order], gap[order]
+    first, cancelled = first[order], cancelled[order]
     is_guest = buyer >= n
     day = np.minimum(time.astype(np.int64), period.observed_days - 1)
-    affinity = np.concatenate((customers.affinity, guest_affinity))[buyer]
+    affinity = np.concatenate((customers.affinity, guest_affinity))
     basket_mean = np.concatenate((customers.basket_mean, guest_basket))[buyer]
     staple = np.where(is_guest | cancelled, -1, customers.staple[np.minimum(buyer, n - 1)])
     lines = draw_lines(
         rng,
         catalogue,
         affinity=affinity,
+        owner=buyer,
         basket_mean=basket_mean,
         gift_season=season.gift_season,
         day=day,
@@ -405,8 +406,12 @@ def build_orders(
     welcome = first & (rng.random(n_orders) < params.welcome_code_share)
     code[welcome] = _WELCOME
     cyber = season.cyber_weekend[day]
-    other = ~welcome & (rng.random(n_orders) < np.minimum(params.other_code_share * (1 + 4 * cyber), 1))
-    code[other] = np.where(cyber[other], _BFCM, rng.choice(np.array([1, 2, 3]), size=int(other.sum())))
+    other = ~welcome & (
+        rng.random(n_orders) < np.minimum(params.other_code_share * (1 + 4 * cyber), 1)
+    )
+    code[other] = np.where(
+        cyber[other], _BFCM, rng.choice(np.array([1, 2, 3]), size=int(other.sum()))
+    )
     percent = np.array([p for _, p in DISCOUNT_CODES])[np.maximum(code, 0)] * (code >= 0)
     discount = (subtotal * percent + 50) // 100
     net = subtotal - discount
@@ -501,4 +506,3 @@ def _refunds(
         line_quantity=line_quantity,
         line_amount=line_amount,
     )
-

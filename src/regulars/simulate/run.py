@@ -30,7 +30,7 @@ from regulars.simulate.writer import StoreWriter
 
 __all__ = ["SimulationSummary", "simulate_store"]
 
-_SESSIONS_PER_SLICE = 40_000
+_SESSIONS_PER_SLICE = 20_000
 _MAX_CHUNK = 1_000_000
 _CATALOGUE_STREAM, _CHUNK_STREAM = 0, 1
 
@@ -71,9 +71,7 @@ def _check_int(name: str, value: object, low: int, high: int, example: str) -> i
     return int(value)
 
 
-def _truth_table(
-    customers: CustomerBatch, purchases: Purchases, period: Period
-) -> pa.Table:
+def _truth_table(customers: CustomerBatch, purchases: Purchases, period: Period) -> pa.Table:
     dropped = ~np.isnan(purchases.dropout_time)
     dropped_seconds = np.floor(np.where(dropped, purchases.dropout_time, 0) * 86400)
     return pa.table(

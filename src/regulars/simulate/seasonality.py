@@ -24,8 +24,10 @@ FloatArray = npt.NDArray[np.float64]
 
 # Hour of day (UTC): quiet nights, a lunch bump and an evening peak.
 _HOURLY = np.array(
-    [0.35, 0.25, 0.2, 0.2, 0.25, 0.35, 0.55, 0.8, 1.0, 1.1, 1.15, 1.2]
-    + [1.25, 1.2, 1.15, 1.15, 1.2, 1.35, 1.55, 1.75, 1.8, 1.6, 1.2, 0.75]
+    [
+        *(0.35, 0.25, 0.2, 0.2, 0.25, 0.35, 0.55, 0.8, 1.0, 1.1, 1.15, 1.2),
+        *(1.25, 1.2, 1.15, 1.15, 1.2, 1.35, 1.55, 1.75, 1.8, 1.6, 1.2, 0.75),
+    ]
 )
 # Day of week, Monday first: busier Sunday evening and Monday, quieter Friday and Saturday.
 _WEEKLY = np.array([1.1, 1.02, 1.0, 0.98, 0.92, 0.86, 1.12])
@@ -60,7 +62,8 @@ def _yearly_profile(year: int) -> FloatArray:
     profile += 0.25 * ((day >= bf - 24) & (day < christmas - 3))  # gift season
     profile += 1.6 * np.exp(-0.5 * ((day - bf - 1.5) / 1.8) ** 2)  # Black Friday - Cyber Monday
     profile -= 0.35 * ((day >= christmas - 2) & (day <= christmas + 1))  # Christmas lull
-    return profile / profile.mean()
+    normalized: FloatArray = profile / profile.mean()
+    return normalized
 
 
 class Seasonality:
@@ -160,7 +163,7 @@ class Seasonality:
         numpy.ndarray
             Arrival times in days since the start.
         """
-        n_hours = int(round(until * 24))
+        n_hours = round(until * 24)
         hours = self._hours[: n_hours + 1]
         density = self.hourly_rate[:n_hours] * np.exp(growth * (hours[:-1] + 0.5) / (24 * 365.25))
         cdf = np.concatenate(([0.0], np.cumsum(density)))

@@ -76,7 +76,8 @@ class ProductTexts:
         fields = catalogue.product_fields_json()
         prices = money_text(catalogue.price_cents).to_pylist()
         viewed = [
-            f'{{{f},"currency":"{currency}","value":{p}}}' for f, p in zip(fields, prices, strict=True)
+            f'{{{f},"currency":"{currency}","value":{p}}}'
+            for f, p in zip(fields, prices, strict=True)
         ]
         member = [f'{f},"quantity":{q}' for f in fields for q in range(_MAX_QUANTITY)]
         return cls(
@@ -213,7 +214,9 @@ def session_events(
     ).astype(np.int64)
 
     parts: list[tuple[IntArray, IntArray, int, pa.Array]] = []  # session, seconds, type, props
-    parts.append((item_session, plan.view_seconds[ilo:ihi], _VIEWED, _take(products.viewed, product)))
+    parts.append(
+        (item_session, plan.view_seconds[ilo:ihi], _VIEWED, _take(products.viewed, product))
+    )
     a_cart = _take(cart, item_session[added_items])
     props = concat('{"cart_id":"', a_cart, '",', _take(products.member, key[added_items]), "}")
     parts.append((item_session[added_items], plan.add_seconds[ilo:ihi][added_items], _ADDED, props))
@@ -277,9 +280,7 @@ def session_events(
     )
 
 
-def identify_events(
-    customers: CustomerBatch, period: Period, first_event_number: int
-) -> pa.Table:
+def identify_events(customers: CustomerBatch, period: Period, first_event_number: int) -> pa.Table:
     """Return the ``identify`` call of each customer, when their account is created.
 
     Parameters

@@ -94,13 +94,20 @@ _KNOWN_ENTRIES = frozenset(
 )
 
 
+# Columns with few distinct values get dictionary encoding; ids and JSON text do not.
+_DICTIONARY_COLUMNS = frozenset(
+    {"type", "currency", "status", "channel", "source_name", "product_id", "sku", "name"}
+    | {"category", "country", "city", "gender", "first_name", "reason"}
+)
+
+
 def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
     return pq.ParquetWriter(
         path,
         schema,
         compression="zstd",
         compression_level=3,
-        use_dictionary=True,
+        use_dictionary=[name for name in schema.names if name in _DICTIONARY_COLUMNS],
         write_statistics=True,
     )
 
