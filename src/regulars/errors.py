@@ -70,7 +70,8 @@ class InputError(RegularsError):
     file
         The source file.
     row
-        The 1-based data row (the header is row 0), or ``None`` when the whole file is at fault.
+        The row as a spreadsheet numbers it (the header is row 1; for JSON lines, the line),
+        or ``None`` when the whole file is at fault.
     column
         The column (or field) at fault.
     value

@@ -34,6 +34,7 @@ from regulars.importers.base import CanonicalData, ImportOptions
 from regulars.importers.validate import (
     decimal_sql,
     integer_sql,
+    iso_timestamp_sql,
     load_csv_raw,
     quote,
     require_columns,
@@ -189,7 +190,7 @@ def _parse(data: CanonicalData, columns: list[str], options: ImportOptions) -> N
                 _row,
                 {nullif("order_id")} AS order_id,
                 {nullif("customer_id")} AS customer_id,
-                TRY_CAST(trim(ordered_at) AS TIMESTAMPTZ) AS ordered_at,
+                {iso_timestamp_sql("ordered_at")} AS ordered_at,
                 {nullif("product_id")} AS product_id,
                 {nullif(_opt(columns, "sku"))} AS sku,
                 {nullif(_opt(columns, "name"))} AS name,

@@ -32,6 +32,7 @@ __all__ = [
     "decimal_sql",
     "first_bad_row",
     "integer_sql",
+    "iso_timestamp_sql",
     "load_csv_raw",
     "normalize_header",
     "open_binary",
@@ -355,11 +356,30 @@ def integer_sql(column: str) -> str:
     )
 
 
+def iso_timestamp_sql(column: str) -> str:
+    """Return SQL reading an ISO 8601 text column as ``TIMESTAMPTZ`` (NULL if it is not one).
+
+    Values must start with ``YYYY-MM-DD`` (so ``01/03/24`` is refused, not read as year 1);
+    an offset may follow the time with or without a space (``10:15:00 -0500``, Shopify's
+    layout). Values without an offset are read in the session time zone: use it inside
+    :func:`session_timezone`.
+    """
+    col = f"trim({quote(column)})"
+    spaced = f"regexp_replace({col}, ' ([+-][0-9]{{2}}:?[0-9]{{2}})$', '\\1')"
+    return (
+        f"CASE WHEN TRY_CAST(substr({col}, 1, 4) AS INTEGER) IS NOT NULL "
+        f"AND substr({col}, 5, 1) = '-' THEN TRY_CAST("
+        f"CASE WHEN {col} LIKE '% +%' OR {col} LIKE '% -%' THEN {spaced} ELSE {col} END "
+        "AS TIMESTAMPTZ) END"
+    )
+
+
 def timestamp_sql(column: str, timezone: str, fmt: str | None = None) -> str:
     """Return SQL turning a text column into a UTC ``TIMESTAMPTZ``.
 
-    Values with an offset (``Z``, ``+01:00``) keep it; values without one are read as local
-    time in ``timezone``. ``fmt`` is a strptime format for non-ISO layouts (``%Y%m%d``).
+    Values with an offset (``Z``, ``+01:00``, `` -0500``) keep it; values without one are
+    read as local time in ``timezone``. ``fmt`` is a strptime format for non-ISO layouts
+    (``%Y%m%d``). Within :func:`session_timezone`, :func:`iso_timestamp_sql` is faster.
     """
     col = f"trim({quote(column)})"
     tz = check_timezone(timezone).replace("'", "''")
@@ -367,6 +387,7 @@ def timestamp_sql(column: str, timezone: str, fmt: str | None = None) -> str:
         return f"timezone('{tz}', try_strptime({col}, '{fmt}'))"
     return (
         f"CASE WHEN regexp_matches({col}, '{_OFFSET_RE}') "
-        f"THEN TRY_CAST({col} AS TIMESTAMPTZ) "
-        f"ELSE timezone('{tz}', TRY_CAST({col} AS TIMESTAMP)) END"
+        f"THEN {iso_timestamp_sql(column)} "
+        f"ELSE timezone('{tz}', CASE WHEN TRY_CAST(substr({col}, 1, 4) AS INTEGER) IS NOT NULL "
+        f"AND substr({col}, 5, 1) = '-' THEN TRY_CAST({col} AS TIMESTAMP) END) END"
     )
