@@ -142,3 +142,12 @@ def test_report_rejects_writes_a_file(tmp_path: Path, capsys: pytest.CaptureFixt
     )
     assert code == 0
     assert rejects.read_text().splitlines()[0] == '"source","row","rule","detail","record"'
+
+
+def test_docs_importing_page_is_up_to_date() -> None:
+    from regulars.importers import formats_markdown
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "importing.md"
+    assert page.read_text() == formats_markdown(), (
+        "run: regulars formats --markdown > docs/importing.md"
+    )
