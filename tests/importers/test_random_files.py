@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from regulars import RegularsError, read_source
+from regulars.cli import main
 from regulars.importers.generic_csv import OPTIONAL, REQUIRED
 
 CELLS = st.one_of(
@@ -64,3 +67,23 @@ def test_random_csv_imports_or_fails_cleanly(content: bytes, format: str) -> Non
             summary = data.summary()
             assert summary.order_lines <= summary.rows_read
             assert summary.orders <= summary.order_lines
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(content=csv_files())
+def test_random_csv_through_the_cli_never_shows_a_traceback(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "orders.csv"
+        path.write_bytes(content)
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                main(["import", str(path), "--workspace", str(Path(tmp) / "ws.duckdb")])
+            except SystemExit as exc:
+                code = exc.code
+            else:
+                code = 0
+        assert code in (0, 2), stderr.getvalue()
+        assert "Traceback" not in stderr.getvalue()
+        if code == 2:
+            assert "Error:" in stderr.getvalue()
