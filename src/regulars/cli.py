@@ -184,7 +184,7 @@ def simulate(
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help="Folder to write the simulated store to.")
     ] = Path("simulated-store"),
-    customers: Annotated[int, typer.Option(help="Number of customers (100 to 10,000,000).")] = 2000,
+    customers: Annotated[int, typer.Option(help="Number of customers (up to 10,000,000).")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same store.")] = 0,
     start: Annotated[str, typer.Option(help="First day of the store's history (YYYY-MM-DD).")] = (
         "2024-01-01"

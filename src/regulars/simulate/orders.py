@@ -23,6 +23,7 @@ from regulars.simulate.columns import money, money_text, prefixed_ids, timestamp
 from regulars.simulate.customers import COUNTRIES, CustomerBatch, draw_affinity
 from regulars.simulate.parameters import Period, StoreParameters
 from regulars.simulate.purchases import Purchases
+from regulars.simulate.refunds import RefundBatch, draw_refunds
 from regulars.simulate.seasonality import Seasonality
 
 __all__ = ["DISCOUNT_CODES", "OrderBatch", "build_orders"]
@@ -40,45 +41,13 @@ DISCOUNT_CODES: tuple[tuple[str, int], ...] = (
 )
 """Discount codes and their percentage off the subtotal (FREESHIP: free shipping instead)."""
 
-PAID, CANCELLED, REFUNDED, PARTIALLY_REFUNDED = (ORDER_STATUSES.index(s) for s in ORDER_STATUSES)
+PAID, CANCELLED, REFUNDED, PARTIALLY_REFUNDED = (
+    ORDER_STATUSES.index(status)
+    for status in ("paid", "cancelled", "refunded", "partially_refunded")
+)
 _WELCOME, _FREESHIP, _BFCM = 0, 2, 4
 _TAX_BASIS_POINTS = {"US": 725, "CA": 500}
-_REASONS_FULL = ("damaged in transit", "not as described", "changed mind", "late delivery")
-_REASONS_PARTIAL = ("damaged in transit", "missing item", "goodwill")
 _SOURCE = "regulars simulate"
-
-
-@dataclass(frozen=True)
-class RefundBatch:
-    """Refunds of a chunk's orders.
-
-    Parameters
-    ----------
-    order
-        Chunk-local order index refunded.
-    seconds
-        When, in seconds since the start.
-    amount
-        Amount refunded, cents.
-    partial
-        Whether the refund is partial.
-    reason
-        Index into the reasons of its kind.
-    line_refund
-        Refund index of each refunded line (grouped by refund).
-    line_product, line_quantity, line_amount
-        Refunded product, units and amount (cents) of each refunded line.
-    """
-
-    order: IntArray
-    seconds: IntArray
-    amount: IntArray
-    partial: BoolArray
-    reason: IntArray
-    line_refund: IntArray
-    line_product: IntArray
-    line_quantity: IntArray
-    line_amount: IntArray
 
 
 @dataclass(frozen=True)
@@ -212,41 +181,10 @@ class OrderBatch:
         return {
             "orders": orders,
             "order_lines": order_lines,
-            "refunds": self._refunds_table(order_id, catalogue, period, currency),
+            "refunds": self.refunds.table(
+                order_id, self.first_refund_number, catalogue, period, currency
+            ),
         }
-
-    def _refunds_table(
-        self, order_id: pa.Array, catalogue: Catalogue, period: Period, currency: str
-    ) -> pa.Table:
-        r = self.refunds
-        n = r.order.size
-        reason = pc.if_else(
-            pa.array(r.partial),
-            pa.array(_REASONS_PARTIAL).take(pa.array(r.reason % len(_REASONS_PARTIAL))),
-            pa.array(_REASONS_FULL).take(pa.array(r.reason % len(_REASONS_FULL))),
-        )
-        items = pa.StructArray.from_arrays(
-            [
-                pa.array(catalogue.product_id).take(pa.array(r.line_product)),
-                pa.array(r.line_quantity),
-                money(r.line_amount),
-            ],
-            names=["product_id", "quantity", "amount"],
-        )
-        offsets = np.concatenate(([0], np.cumsum(np.bincount(r.line_refund, minlength=n))))
-        return pa.table(
-            {
-                "refund_id": prefixed_ids(
-                    "R", self.first_refund_number + np.arange(n, dtype=np.int64), 9
-                ),
-                "order_id": order_id.take(pa.array(r.order)),
-                "refunded_at": timestamps(r.seconds, period.start_epoch_seconds),
-                "amount": money(r.amount),
-                "currency": pa.array([currency] * n, type=pa.string()),
-                "reason": reason,
-                "lines": pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), items),
-            }
-        )
 
     def csv_table(
         self, customers: CustomerBatch, catalogue: Catalogue, period: Period, currency: str
@@ -427,8 +365,17 @@ def build_orders(
     total = net + shipping + tax
 
     status = np.where(cancelled, CANCELLED, PAID).astype(np.int64)
-    refunds = _refunds(
-        rng, lines, unit_price, offsets, seconds, subtotal, discount, total, status, params, end
+    refunds = draw_refunds(
+        rng,
+        lines=lines,
+        unit_price=unit_price,
+        seconds=seconds,
+        subtotal=subtotal,
+        discount=discount,
+        total=total,
+        refundable=status == PAID,
+        params=params,
+        end=end,
     )
     status[refunds.order] = np.where(refunds.partial, PARTIALLY_REFUNDED, REFUNDED)
 
@@ -451,58 +398,4 @@ def build_orders(
         channel_app=rng.random(n_orders) < 0.12,
         lines=lines,
         refunds=refunds,
-    )
-
-
-def _refunds(
-    rng: np.random.Generator,
-    lines: Lines,
-    unit_price: IntArray,
-    offsets: IntArray,
-    seconds: IntArray,
-    subtotal: IntArray,
-    discount: IntArray,
-    total: IntArray,
-    status: IntArray,
-    params: StoreParameters,
-    end: float,
-) -> RefundBatch:
-    """Draw refunds: full (the order total) or partial (some units of one line, net of discount)."""
-    n_orders = seconds.size
-    refund_seconds = seconds + np.floor(rng.uniform(2, 30, n_orders) * 86400).astype(np.int64)
-    chosen = (
-        (status == PAID)
-        & (rng.random(n_orders) < params.refund_rate)
-        & (refund_seconds < end * 86400)
-    )
-    order = np.flatnonzero(chosen)
-    n_lines = offsets[order + 1] - offsets[order]
-    pick = offsets[order] + np.floor(rng.random(order.size) * n_lines).astype(np.int64)
-    max_units = np.where(n_lines > 1, lines.quantity[pick], lines.quantity[pick] - 1)
-    partial = (rng.random(order.size) < params.partial_refund_share) & (max_units >= 1)
-    units = 1 + np.floor(rng.random(order.size) * np.maximum(max_units, 1)).astype(np.int64)
-    gross = units * unit_price[pick]
-    net = subtotal[order] - discount[order]
-    partial_amount = (gross * net + subtotal[order] // 2) // subtotal[order]
-    amount = np.where(partial, partial_amount, total[order])
-
-    # Refunded lines: every line of a full refund, the picked line of a partial one.
-    count = np.where(partial, 1, n_lines)
-    line_refund = np.repeat(np.arange(order.size, dtype=np.int64), count)
-    within = np.arange(line_refund.size) - np.repeat(np.cumsum(count) - count, count)
-    line = np.where(partial[line_refund], pick[line_refund], offsets[order][line_refund] + within)
-    line_quantity = np.where(partial[line_refund], units[line_refund], lines.quantity[line])
-    line_amount = np.where(
-        partial[line_refund], partial_amount[line_refund], unit_price[line] * line_quantity
-    )
-    return RefundBatch(
-        order=order,
-        seconds=refund_seconds[order],
-        amount=amount,
-        partial=partial,
-        reason=rng.integers(0, 12, order.size),
-        line_refund=line_refund,
-        line_product=lines.product[line],
-        line_quantity=line_quantity,
-        line_amount=line_amount,
     )

@@ -30,7 +30,7 @@ from regulars.simulate.writer import StoreWriter
 
 __all__ = ["SimulationSummary", "simulate_store"]
 
-_SESSIONS_PER_SLICE = 20_000
+_SESSIONS_PER_SLICE = 10_000
 _MAX_CHUNK = 1_000_000
 _CATALOGUE_STREAM, _CHUNK_STREAM = 0, 1
 

@@ -3,14 +3,18 @@
 Files are written into a staging directory beside the output, one chunk at a time, and moved
 into place only when complete, so a failed or interrupted run leaves nothing half-written.
 Writer settings are fixed (zstd, dictionary encoding, statistics) so that the same data gives
-byte-identical files.
+byte-identical files. Compression and file writes run on one background thread, in the order
+the tables arrive, while the next chunk is generated.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import shutil
+import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -37,6 +41,7 @@ GENERATOR = "regulars simulate"
 """The ``generator`` of the manifest."""
 
 _TABLE_NAMES = tuple(TABLES)
+_PENDING = 1  # tables waiting for the writer thread (bounds memory)
 
 
 def _field(name: str, type_: pa.DataType, doc: str, *, nullable: bool = False) -> pa.Field:
@@ -109,6 +114,8 @@ def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
         compression_level=3,
         use_dictionary=[name for name in schema.names if name in _DICTIONARY_COLUMNS],
         write_statistics=True,
+        # Keep Arrow's list item name ("item"), so the schema read back is exactly canonical.
+        use_compliant_nested_type=False,
     )
 
 
@@ -183,12 +190,31 @@ class StoreWriter:
         }
         self._truth = _parquet_writer(self.staging / "truth" / "customers.parquet", TRUTH_SCHEMA)
         self._csv: pcsv.CSVWriter | None = None
-        self._open = True
         if lines_csv:
             options = pcsv.WriteOptions(quoting_style="none", quoting_header="none")
             self._csv = pcsv.CSVWriter(
                 str(self.staging / "order_lines.csv"), CSV_SCHEMA, write_options=options
             )
+        self._open = True
+        self._error: BaseException | None = None
+        self._queue: queue.Queue[tuple[Any, pa.Table] | None] = queue.Queue(maxsize=_PENDING)
+        self._thread = threading.Thread(target=self._drain, name="simulate-writer", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        """Write queued tables in order until the end marker (runs on the writer thread)."""
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                sink, table = item
+                try:
+                    sink.write_table(table)
+                except BaseException as error:  # re-raised on the caller's thread
+                    self._error = error
+
+    def _submit(self, sink: Any, table: pa.Table) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((sink, table))
 
     def __enter__(self) -> Self:
         return self
@@ -214,7 +240,7 @@ class StoreWriter:
         """
         if table.num_rows == 0:
             return
-        self._parquet[name].write_table(conform(name, table))
+        self._submit(self._parquet[name], conform(name, table))
         self.counts[name] += table.num_rows
 
     def write_truth(self, table: pa.Table) -> None:
@@ -225,7 +251,7 @@ class StoreWriter:
         table
             Rows with the columns of :data:`TRUTH_SCHEMA`.
         """
-        self._truth.write_table(table.select(TRUTH_SCHEMA.names).cast(TRUTH_SCHEMA))
+        self._submit(self._truth, table.select(TRUTH_SCHEMA.names).cast(TRUTH_SCHEMA))
 
     def write_csv(self, table: pa.Table) -> None:
         """Append rows of ``order_lines.csv`` (ignored unless the writer was asked for it).
@@ -236,16 +262,20 @@ class StoreWriter:
             Rows with the columns of :data:`CSV_SCHEMA`.
         """
         if self._csv is not None:
-            self._csv.write_table(table.select(CSV_SCHEMA.names).cast(CSV_SCHEMA))
+            self._submit(self._csv, table.select(CSV_SCHEMA.names).cast(CSV_SCHEMA))
 
     def _close(self) -> None:
         if not self._open:
             return
         self._open = False
+        self._queue.put(None)
+        self._thread.join()
         for writer in (*self._parquet.values(), self._truth):
             writer.close()
         if self._csv is not None:
             self._csv.close()
+        if self._error is not None:
+            raise self._error
 
     def finish(self, manifest: dict[str, Any], params: dict[str, Any]) -> None:
         """Close the files, write ``manifest.json`` and ``truth/params.json``, move into place.
@@ -276,9 +306,10 @@ class StoreWriter:
             shutil.rmtree(old)
 
     def abort(self) -> None:
-        """Close the files and remove the staging directory."""
+        """Stop the writer thread, close the files and remove the staging directory."""
         try:
-            self._close()
+            with contextlib.suppress(Exception):  # the error being handled matters more
+                self._close()
         finally:
             shutil.rmtree(self.staging, ignore_errors=True)
 
