@@ -50,8 +50,18 @@ def make_csv(lines: int) -> Path:
     customers = max(1000, lines // 5)  # the default store makes about 5+ lines per customer
     if not (store / "order_lines.csv").exists():
         subprocess.run(
-            [str(BIN / "regulars"), "simulate", "--customers", str(customers), "--seed", "1",
-             "--out", str(store), "--lines-csv", "--no-events"],
+            [
+                str(BIN / "regulars"),
+                "simulate",
+                "--customers",
+                str(customers),
+                "--seed",
+                "1",
+                "--out",
+                str(store),
+                "--lines-csv",
+                "--no-events",
+            ],
             check=True,
         )
     with (store / "order_lines.csv").open("rb") as src, target.open("wb") as dst:
@@ -80,8 +90,15 @@ def main() -> None:
         ws = Path(tmp) / "ws.duckdb"
         clean = ["rm", "-f", str(ws), str(ws) + ".wal"]
         ours, ours_runs = median_run(
-            [str(BIN / "regulars"), "import", str(csv), "--format", "generic",
-             "--workspace", str(ws)],
+            [
+                str(BIN / "regulars"),
+                "import",
+                str(csv),
+                "--format",
+                "generic",
+                "--workspace",
+                str(ws),
+            ],
             args.repeat,
             before=clean,
         )

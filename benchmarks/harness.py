@@ -61,7 +61,9 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> Run:
     return Run(seconds, int(rss.group(1)) / 1024)
 
 
-def median_run(cmd: list[str], repeat: int, *, before: list[str] | None = None) -> tuple[Run, list[Run]]:
+def median_run(
+    cmd: list[str], repeat: int, *, before: list[str] | None = None
+) -> tuple[Run, list[Run]]:
     """Run ``cmd`` ``repeat`` times (``before`` runs untimed ahead of each); return the median."""
     runs = []
     for _ in range(repeat):
