@@ -98,8 +98,12 @@ def import_(
         ),
     ] = None,
     timezone: Annotated[
-        str, typer.Option(help="Time zone of timestamps written without an offset.")
-    ] = "UTC",
+        str | None,
+        typer.Option(
+            help="Time zone of timestamps written without an offset (default: UTC; "
+            "Europe/London for Online Retail)."
+        ),
+    ] = None,
     currency: Annotated[
         str | None,
         typer.Option(help="ISO 4217 currency of sources without a currency column."),

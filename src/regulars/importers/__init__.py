@@ -176,7 +176,8 @@ def read_source(
             fix="Check the path; relative paths start from the current folder.",
         )
     opts = options or ImportOptions()
-    check_timezone(opts.timezone)
+    if opts.timezone is not None:
+        check_timezone(opts.timezone)
     name = detect_format(source) if format == "auto" else format
     module = format_module(name)
     data: CanonicalData = module.read(source, opts)

@@ -51,7 +51,9 @@ class ImportOptions:
         Source column name -> canonical field, for sources whose columns are named otherwise
         (``--map their_col=canonical_field``).
     timezone
-        IANA time zone of timestamps written without an offset (the store's local time).
+        IANA time zone of timestamps written without an offset (the store's local time);
+        ``None`` lets the importer use the format's own default (UTC, except Europe/London
+        for Online Retail).
     currency
         ISO 4217 code for sources that carry no currency column; ``None`` lets the importer
         use the format's own default (GBP for Online Retail, USD for CDNOW).
@@ -61,9 +63,13 @@ class ImportOptions:
     """
 
     column_map: Mapping[str, str] = field(default_factory=dict)
-    timezone: str = "UTC"
+    timezone: str | None = None
     currency: str | None = None
     encoding: str = "utf-8"
+
+    def timezone_or(self, default: str = "UTC") -> str:
+        """Return the time zone option, or ``default`` when it is not set."""
+        return self.timezone or default
 
     def currency_or(self, default: str) -> str:
         """Return the currency option, or ``default`` when it is not set."""

@@ -85,7 +85,7 @@ def read(path: Path, options: ImportOptions) -> CanonicalData:
         One order and one order line per record, the customers and the one product.
     """
     currency = options.currency_or("USD")
-    zone = ZoneInfo(options.timezone)
+    zone = ZoneInfo(options.timezone_or("UTC"))
     with CanonicalData(path, FORMAT).building() as data:
         records = _parse(path, options.encoding)
         data.rows_read = len(records)

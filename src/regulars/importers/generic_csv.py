@@ -131,6 +131,7 @@ def read(path: Path, options: ImportOptions) -> CanonicalData:
         _check_codes(data, path, columns)
         _parse(data, columns, options)
         _check_parsed(data, path)
+        _aggregate_orders(data, columns)
         _check_conflicts(data, path, columns)
         _build(data)
         return data
@@ -183,7 +184,7 @@ def _parse(data: CanonicalData, columns: list[str], options: ImportOptions) -> N
         else f"'{currency}'"
     )
     nullif = "NULLIF(trim({}), '')".format
-    with session_timezone(data, options.timezone):
+    with session_timezone(data, options.timezone_or("UTC")):
         data.con.execute(
             f"""
             CREATE TABLE lines AS SELECT
@@ -293,15 +294,37 @@ def _raw_value(data: CanonicalData, column: str, row: int) -> str | None:
 _ORDER_FIELDS = ("customer_id", "ordered_at", "currency", "status")
 
 
+def _aggregate_orders(data: CanonicalData, columns: list[str]) -> None:
+    """Aggregate the lines into ``order_agg``: one pass that serves the checks and the orders.
+
+    For each order field it keeps min, max and count, so that a conflict (min <> max, or
+    some lines with the field and some without) is found without a second pass.
+    """
+    fields = ", ".join(
+        f"min({f}) AS {f}, max({f}) AS max_{f}, count({f}) AS n_{f}" for f in _ORDER_FIELDS
+    )
+    codes = (
+        "CASE WHEN count(discount_code) > 0 THEN list_sort(list_distinct(list(discount_code))) END"
+        if "discount_code" in columns
+        else "CAST(NULL AS VARCHAR[])"
+    )
+    channel = "min(channel)" if "channel" in columns else "CAST(NULL AS VARCHAR)"
+    data.con.execute(
+        f"""
+        CREATE TABLE order_agg AS
+        SELECT order_id, {fields}, count(*) AS n_lines, min(_row) AS first_row,
+               CAST(sum(quantity * unit_price) AS DECIMAL(18,4)) AS subtotal,
+               {codes} AS discount_codes, {channel} AS channel
+        FROM lines GROUP BY order_id
+        """
+    )
+
+
 def _check_conflicts(data: CanonicalData, path: Path, columns: list[str]) -> None:
     """Raise if two lines of one order disagree on the order's own fields."""
-    # Native comparisons, no casts: a field differs if min <> max, or if some lines of the
-    # order have it and others don't.
-    differs = " OR ".join(
-        f"min({f}) <> max({f}) OR count({f}) NOT IN (0, count(*))" for f in _ORDER_FIELDS
-    )
+    differs = " OR ".join(f"{f} <> max_{f} OR n_{f} NOT IN (0, n_lines)" for f in _ORDER_FIELDS)
     found = data.con.execute(
-        f"SELECT order_id FROM lines GROUP BY order_id HAVING {differs} ORDER BY min(_row) LIMIT 1"
+        f"SELECT order_id FROM order_agg WHERE {differs} ORDER BY first_row LIMIT 1"
     ).fetchone()
     if not found:
         return
@@ -353,14 +376,9 @@ def _build(data: CanonicalData) -> None:
     data.con.execute(
         """
         INSERT INTO orders
-        SELECT order_id, any_value(customer_id), min(ordered_at), any_value(currency),
-               CAST(sum(quantity * unit_price) AS DECIMAL(18,4)), 0, 0, 0,
-               CAST(sum(quantity * unit_price) AS DECIMAL(18,4)),
-               any_value(status),
-               CASE WHEN count(discount_code) > 0
-                    THEN list_sort(list_distinct(list(discount_code))) END,
-               min(channel), ?
-        FROM lines GROUP BY order_id
+        SELECT order_id, customer_id, ordered_at, currency, subtotal, 0, 0, 0, subtotal,
+               status, discount_codes, channel, ?
+        FROM order_agg
         """,
         [source],
     )
@@ -382,3 +400,4 @@ def _build(data: CanonicalData) -> None:
         """.replace("{_LATEST}", _LATEST)
     )
     data.con.execute("DROP TABLE lines")
+    data.con.execute("DROP TABLE order_agg")

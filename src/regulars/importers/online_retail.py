@@ -46,8 +46,7 @@ Orders and refunds
   ``refunded``, otherwise ``partially_refunded``; no order is ``cancelled`` (a C invoice
   credits orders that were placed, so it is a refund).
 - ``InvoiceDate`` is ``YYYY-MM-DD HH:MM`` (or the original ``M/D/YYYY H:MM``), UK local
-  time: read in ``Europe/London`` unless ``--timezone`` names another zone (``UTC`` is the
-  option's default, so it means "not set"; pass ``Etc/UTC`` for times already in UTC).
+  time: read in ``Europe/London`` unless ``--timezone`` names another zone.
 - Currency is GBP unless ``--currency`` says otherwise.
 - Customers are every CustomerID in the file, with the Country of their latest line.
 - Products are the product stock codes, named by their most frequent description on lines
@@ -128,7 +127,7 @@ def read(path: Path, options: ImportOptions) -> CanonicalData:
     CanonicalData
         Orders, order lines, refunds, customers and products, with rejects by rule.
     """
-    tz = options.timezone if options.timezone != "UTC" else "Europe/London"
+    tz = options.timezone_or("Europe/London")
     with CanonicalData(path, FORMAT).building() as data:
         columns = load_csv_raw(data, path, "raw", options)
         require_columns(columns, REQUIRED, file=path)

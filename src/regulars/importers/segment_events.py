@@ -195,7 +195,7 @@ class _Parser:
 
     def __init__(self, path: Path, options: ImportOptions) -> None:
         self.path = path
-        self.tz: tzinfo = ZoneInfo(check_timezone(options.timezone))
+        self.tz: tzinfo = ZoneInfo(check_timezone(options.timezone_or("UTC")))
         self.currency = options.currency_or("USD")
         self.line = 0
         self.at: datetime | None = None

@@ -195,7 +195,7 @@ def _stage(data: CanonicalData, headers: dict[str, str], options: ImportOptions)
 
     def parsed(column: str) -> str:
         iso = f"regexp_matches({column}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')"
-        return f"CASE WHEN {iso} THEN {timestamp_sql(column, options.timezone)} END"
+        return f"CASE WHEN {iso} THEN {timestamp_sql(column, options.timezone_or('UTC'))} END"
 
     data.con.execute(
         f"""
