@@ -126,7 +126,7 @@ def main() -> None:
 Command: `python benchmarks/bench_import.py --lines {args.lines} --repeat {args.repeat}`
 Machine: {machine()}
 
-| what | median seconds | median peak RSS (MB) | time / peer-ratio base (regulars = 1) |
+| what | median seconds | median peak RSS (MB) | time relative to regulars |
 |---|---:|---:|---:|
 {table}
 
