@@ -17,12 +17,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-## demo: simulate a store, import it into a workspace and print its summary
+## demo: simulate a store, import it, print its summary and build the report
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
 	$(BIN)/regulars simulate --customers 2000 --seed 7 --out $(DEMO_DIR)/data
 	$(BIN)/regulars import $(DEMO_DIR)/data --workspace $(DEMO_DIR)/store.duckdb
 	$(BIN)/regulars summary --workspace $(DEMO_DIR)/store.duckdb
+	$(BIN)/regulars report $(DEMO_DIR)/store.duckdb --out $(DEMO_DIR)/report.html --json $(DEMO_DIR)/report.json
 
 ## test: lint, type-check and run the whole test suite (slow real-data tests included)
 test: $(STAMP)

@@ -10,7 +10,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from regulars.errors import ConfigError, RegularsError
 from regulars.importers import FORMATS, ImportOptions, format_module, read_source
 from regulars.importers.base import ImportSummary
 from regulars.workspace import Workspace, content_hash
+
+if TYPE_CHECKING:
+    from regulars.analysis import StoreAnalysis as StoreAnalysisType
 
 __all__ = ["app", "main"]
 
@@ -263,6 +266,159 @@ def summary(workspace: WorkspaceOption = DEFAULT_WORKSPACE) -> None:
     for name, value in facts.rows():
         table.add_row(name, value)
     out.print(table)
+
+
+DataArgument = Annotated[
+    Path,
+    typer.Argument(
+        help="A workspace file, or a source to import first (any format `regulars import` reads).",
+        show_default=False,
+    ),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Analysis date YYYY-MM-DD (default: the day of the last sale)."),
+]
+CurrencyOption = Annotated[
+    str | None,
+    typer.Option(help="The currency to analyse (needed when the store sells in several)."),
+]
+EngineOption = Annotated[
+    str, typer.Option(help="duckdb (default, embedded) or spark (needs regulars[spark]).")
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(help="Spark master URL for --engine spark (default: local[2])."),
+]
+
+
+def _analyze(
+    data: Path,
+    *,
+    as_of: str | None,
+    currency: str | None,
+    engine: str,
+    spark_master: str | None,
+    folder: str,
+) -> StoreAnalysisType:
+    from regulars.analysis import analyze
+    from regulars.engines import open_engine
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("opening the store", total=9)
+        ws = Workspace.of_source(data, folder)
+
+        def step(name: str) -> None:
+            bar.update(task, description=name, advance=1)
+
+        with open_engine(ws, engine, spark_master=spark_master) as eng:
+            return analyze(
+                eng.tables(),
+                store=data.name,
+                as_of=_date(as_of, "--as-of") if as_of else None,
+                currency=currency.upper() if currency else None,
+                progress=step,
+            )
+
+
+@app.command()
+def report(
+    data: DataArgument,
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="The HTML report to write.")] = Path(
+        "report.html"
+    ),
+    json_file: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write the report's numbers as JSON to this file."),
+    ] = None,
+    as_of: AsOfOption = None,
+    currency: CurrencyOption = None,
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = None,
+) -> None:
+    """Build the retention report: KPIs, churn, cohorts, LTV, RFM, segments, what to do.
+
+    One self-contained HTML file (works offline, can be emailed); --json writes the same
+    numbers for machines.
+    """
+    import tempfile
+
+    from regulars.analysis import analysis_to_json
+    from regulars.report import render_report
+
+    with tempfile.TemporaryDirectory(prefix="regulars-") as folder:
+        analysis = _analyze(
+            data,
+            as_of=as_of,
+            currency=currency,
+            engine=engine,
+            spark_master=spark_master,
+            folder=folder,
+        )
+    _write_text(out_file, render_report(analysis))
+    if json_file is not None:
+        _write_text(json_file, json.dumps(analysis_to_json(analysis), indent=2))
+    k = analysis.kpis
+    out.print(
+        f"Report for {analysis.store} as of {analysis.as_of} written to [bold]{out_file}[/]: "
+        f"{k.get('customers', 0):,} customers, repeat-purchase rate "
+        f"{(k.get('repeat_purchase_rate') or 0):.1%}."
+    )
+
+
+@app.command()
+def customers(
+    data: DataArgument,
+    out_file: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Where to write the table: .parquet or .csv."),
+    ] = Path("customers.parquet"),
+    as_of: AsOfOption = None,
+    currency: CurrencyOption = None,
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = None,
+) -> None:
+    """Export the customer table: one row per customer with RFM, segments and historic CLV."""
+    import tempfile
+
+    if out_file.suffix not in (".parquet", ".csv"):
+        raise ConfigError(
+            f"Cannot write {out_file.name}: unknown file type.",
+            fix="End the --out file name with .parquet or .csv.",
+        )
+    with tempfile.TemporaryDirectory(prefix="regulars-") as folder:
+        analysis = _analyze(
+            data,
+            as_of=as_of,
+            currency=currency,
+            engine=engine,
+            spark_master=spark_master,
+            folder=folder,
+        )
+    table = analysis.customers
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_file.with_name(out_file.name + ".tmp")
+    if out_file.suffix == ".csv":
+        flat = table.copy()
+        flat["segments"] = flat["segments"].map(lambda s: "|".join(s) if s is not None else "")
+        flat.to_csv(tmp, index=False)
+    else:
+        table.to_parquet(tmp, index=False)
+    tmp.replace(out_file)
+    out.print(f"Wrote {len(table):,} customers to [bold]{out_file}[/] (as of {analysis.as_of}).")
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 @app.command()

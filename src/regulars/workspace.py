@@ -121,6 +121,40 @@ class Workspace:
     def __repr__(self) -> str:
         return f"Workspace({str(self.path)!r})"
 
+    @classmethod
+    def is_workspace_file(cls, path: str | Path) -> bool:
+        """Return whether ``path`` is a DuckDB file (a workspace) rather than a source."""
+        file = Path(path)
+        if not file.is_file():
+            return False
+        with file.open("rb") as fh:
+            head = fh.read(16)
+        return head[8:12] == b"DUCK"
+
+    @classmethod
+    def of_source(
+        cls,
+        path: str | Path,
+        folder: str | Path,
+        *,
+        format: str = "auto",
+        options: ImportOptions | None = None,
+    ) -> Workspace:
+        """Return a workspace for ``path``: itself if it is one, else a new one in ``folder``.
+
+        A data source (any importable file or folder) is imported into
+        ``folder/store.duckdb`` first, so that commands can take data or a workspace alike.
+        """
+        if cls.is_workspace_file(path):
+            return cls(path)
+        from regulars.importers import read_source
+
+        opts = options or ImportOptions()
+        ws = cls(Path(folder) / "store.duckdb")
+        with read_source(path, format=format, options=opts) as data:
+            ws.write(data, content_hash=content_hash(path, data.format, opts))
+        return ws
+
     @property
     def exists(self) -> bool:
         """Whether anything has been imported yet."""

@@ -26,9 +26,18 @@ def blank_analysis() -> StoreAnalysis:
 
 
 @pytest.fixture(scope="session")
-def screenshot_analysis() -> StoreAnalysis:
-    """Return the analysis the browser test renders (point it at a real store's here)."""
-    return sample_analysis()
+def screenshot_analysis(tmp_path_factory: pytest.TempPathFactory) -> StoreAnalysis:
+    """Return the analysis the browser test renders: a real one, of a simulated store."""
+    from regulars import Workspace
+    from regulars.analysis import analyze
+    from regulars.engines import open_engine
+    from regulars.simulate import simulate_store
+
+    folder = tmp_path_factory.mktemp("screenshot-store")
+    simulate_store(folder / "data", customers=1500, seed=3)
+    ws = Workspace.of_source(folder / "data", folder)
+    with open_engine(ws, "duckdb") as engine:
+        return analyze(engine.tables(), store="simulated store")
 
 
 def _install_chromium() -> str:
