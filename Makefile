@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+RUN_STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-store
 
 .PHONY: demo test lint typecheck check bench clean install
@@ -11,14 +12,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# demo needs only the package; test also needs the dev tools and the Spark extra (parity tests).
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)
 
 ## demo: simulate a store, import it, print its summary and build the report
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	rm -rf $(DEMO_DIR)
 	$(BIN)/regulars simulate --customers 2000 --seed 7 --out $(DEMO_DIR)/data
 	$(BIN)/regulars import $(DEMO_DIR)/data --workspace $(DEMO_DIR)/store.duckdb
@@ -39,6 +45,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_simulate.py
 	$(BIN)/python benchmarks/bench_import.py
+	$(BIN)/python benchmarks/bench_summary.py
+	$(BIN)/python benchmarks/bench_report.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -152,6 +152,7 @@ def analyze(
     as_of: date | None = None,
     currency: str | None = None,
     transition_days: int = 30,
+    include_customers: bool = False,
     progress: Progress | None = None,
 ) -> StoreAnalysis:
     """Compute everything the report shows, on whatever engine holds ``tables``.
@@ -169,6 +170,9 @@ def analyze(
         The currency to analyse; required when the store sells in several.
     transition_days
         RFM transitions are measured from ``as_of - transition_days`` to ``as_of``.
+    include_customers
+        Also bring the whole customer table (one row per customer) into memory, as
+        ``StoreAnalysis.customers``; the report does not need it.
     progress
         Called with the name of each step as it starts.
 
@@ -248,7 +252,8 @@ def analyze(
     )
     step("customer table and segments")
     table = customer_table(orders, refunds, lines, customers, events, as_of=as_of)
-    result.customers = _frame(table)
+    if include_customers:
+        result.customers = _frame(table)
     result.segments = _frame(segment_counts(table, default_segments()))
     return result
 

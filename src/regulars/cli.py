@@ -300,6 +300,7 @@ def _analyze(
     engine: str,
     spark_master: str | None,
     folder: str,
+    include_customers: bool = False,
 ) -> StoreAnalysisType:
     from regulars.analysis import analyze
     from regulars.engines import open_engine
@@ -323,6 +324,7 @@ def _analyze(
                 store=data.name,
                 as_of=_date(as_of, "--as-of") if as_of else None,
                 currency=currency.upper() if currency else None,
+                include_customers=include_customers,
                 progress=step,
             )
 
@@ -400,6 +402,7 @@ def customers(
             engine=engine,
             spark_master=spark_master,
             folder=folder,
+            include_customers=True,
         )
     table = analysis.customers
     out_file.parent.mkdir(parents=True, exist_ok=True)

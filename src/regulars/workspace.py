@@ -105,6 +105,8 @@ class Workspace:
     ----------
     path
         The DuckDB file (created by the first import).
+    memory_limit
+        How much memory DuckDB may use when reading (it spills to disk beyond it).
 
     Examples
     --------
@@ -115,8 +117,9 @@ class Workspace:
     >>> ws.table("orders").count().execute()  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, memory_limit: str = "1500MB") -> None:
         self.path = Path(path)
+        self.memory_limit = memory_limit
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.path)!r})"
@@ -321,6 +324,9 @@ class Workspace:
                 fix="Check that it is a regulars workspace and that no import is running on it.",
             ) from exc
         backend.raw_sql("SET TimeZone = 'UTC'")
+        # Bounded memory: beyond the limit DuckDB spills to a temporary folder.
+        backend.raw_sql(f"SET memory_limit = '{self.memory_limit}'")
+        backend.raw_sql("SET enable_progress_bar = false")
         return backend
 
     def table(self, name: str, backend: DuckDBBackend | None = None) -> ibis.Table:

@@ -68,16 +68,26 @@ def customer_summary(
     """
     sold = sales(orders, as_of).filter(_.customer_id.notnull())
     as_of_day = ibis.date(as_of.isoformat())
-
-    daily = sold.group_by(["customer_id", "order_day"]).aggregate(day_value=_.total.sum())
-    firsts = daily.group_by("customer_id").aggregate(first_day=_.order_day.min())
-    repeat_value = (
-        daily.join(firsts, "customer_id")
-        .filter(lambda t: t.order_day > t.first_day)
-        .group_by("customer_id")
-        .aggregate(repeat_value=_.day_value.sum(), repeat_days=_.order_day.count())
+    # One pass per (customer, day), then one per customer; the first day's value comes
+    # from argmin (portable), so no join back to the daily table is needed.
+    daily = sold.group_by(["customer_id", "order_day"]).aggregate(
+        day_value=_.total.sum(),
+        day_orders=_.count(),
+        first_at=_.ordered_at.min(),
+        last_at=_.ordered_at.max(),
+        day_discounted=(_.discount_codes.length() > 0).ifelse(1, 0).sum(),
     )
-
+    base = daily.group_by("customer_id").aggregate(
+        first_order_at=_.first_at.min(),
+        last_order_at=_.last_at.max(),
+        first_day=_.order_day.min(),
+        last_day=_.order_day.max(),
+        orders=_.day_orders.sum(),
+        order_days=_.count(),
+        gross_revenue=_.day_value.sum(),
+        first_day_value=_.day_value.argmin(_.order_day),
+        discounted_orders=_.day_discounted.sum(),
+    )
     cutoff = as_of_bounds(as_of)
     refunded = (
         refunds.filter(refunds.refunded_at < cutoff)
@@ -85,18 +95,7 @@ def customer_summary(
         .group_by("customer_id")
         .aggregate(refunded=_.amount.sum(), refunds=_.count())
     )
-
-    base = sold.group_by("customer_id").aggregate(
-        first_order_at=_.ordered_at.min(),
-        last_order_at=_.ordered_at.max(),
-        first_day=_.order_day.min(),
-        last_day=_.order_day.max(),
-        orders=_.count(),
-        order_days=_.order_day.nunique(),
-        gross_revenue=_.total.sum(),
-        discounted_orders=(_.discount_codes.length() > 0).ifelse(1, 0).sum(),
-    )
-    joined = base.left_join(repeat_value, "customer_id").left_join(refunded, "customer_id")
+    joined = base.left_join(refunded, "customer_id")
     zero = ibis.literal(0).cast(joined.gross_revenue.type())
     refunded_total = joined.refunded.cast(joined.gross_revenue.type()).coalesce(zero)
     frequency = joined.order_days - 1
@@ -105,8 +104,8 @@ def customer_summary(
         "customer_id",
         "first_order_at",
         "last_order_at",
-        "orders",
-        "order_days",
+        orders=joined.orders.cast("int64"),
+        order_days=joined.order_days,
         frequency=frequency,
         recency_days=recency,
         t_days=as_of_day.delta(joined.first_day, unit="day"),
@@ -114,12 +113,13 @@ def customer_summary(
         refunded=refunded_total,
         revenue=joined.gross_revenue - refunded_total,
         monetary_value=(frequency > 0).ifelse(
-            joined.repeat_value.cast("float64") / joined.repeat_days.cast("float64"),
+            (joined.gross_revenue - joined.first_day_value).cast("float64")
+            / frequency.cast("float64"),
             ibis.null("float64"),
         ),
         mean_days_between_orders=(frequency > 0).ifelse(
             recency.cast("float64") / frequency.cast("float64"), ibis.null("float64")
         ),
-        discounted_orders=joined.discounted_orders.coalesce(0),
+        discounted_orders=joined.discounted_orders.cast("int64").coalesce(0),
         refunds=joined.refunds.coalesce(0),
     )
