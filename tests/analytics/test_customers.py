@@ -2,76 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import duckdb
-import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from handmade import store
 
 from regulars import Workspace
 from regulars.analytics.clv import historic_clv
 from regulars.analytics.customers import customer_table
 from regulars.analytics.rfm import rfm_scores, rfm_segment_summary
 from regulars.analytics.summary import customer_summary
-from regulars.schema import TABLES
-
-# -- a hand-made store in an in-memory DuckDB (rows as dicts; money as text or numbers) -----
-_MONEY = {"subtotal", "total", "unit_price", "line_total", "amount", "price"}
-_TIMES = {"ordered_at", "refunded_at", "occurred_at", "created_at"}
-
-
-def _typed(key: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if key in _MONEY:
-        return Decimal(str(value))
-    if key in _TIMES:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    if key == "birthday":
-        return date.fromisoformat(value)
-    return value
-
-
-def store(
-    orders: Sequence[dict[str, Any]] = (),
-    lines: Sequence[dict[str, Any]] = (),
-    refunds: Sequence[dict[str, Any]] = (),
-    customers: Sequence[dict[str, Any]] = (),
-    events: Sequence[dict[str, Any]] = (),
-) -> dict[str, ir.Table]:
-    """Return canonical tables holding the rows given (missing columns get defaults/nulls)."""
-    zero = {"discount_total": 0, "shipping_total": 0, "tax_total": 0}
-    given = {
-        "orders": [
-            {"currency": "EUR", "status": "paid", "subtotal": o["total"], **zero, **o}
-            for o in orders
-        ],
-        "order_lines": list(lines),
-        "refunds": [{"currency": "EUR", **r} for r in refunds],
-        "customers": list(customers),
-        "events": list(events),
-    }
-    db = duckdb.connect()
-    db.execute("SET TimeZone = 'UTC'")
-    for name, rows in given.items():
-        schema = TABLES[name].arrow_schema
-        columns = {c: [_typed(c, r.get(c)) for r in rows] for c in schema.names}
-        for key in ("discount_total", "shipping_total", "tax_total"):
-            if key in columns:
-                columns[key] = [Decimal(str(v)) for v in columns[key]]
-        db.register("staged", pa.Table.from_pydict(columns, schema=schema))
-        db.execute(f"CREATE TABLE {name} AS SELECT * FROM staged")
-        db.unregister("staged")
-    con = ibis.duckdb.from_connection(db)
-    return {name: con.table(name) for name in given}
-
 
 AS_OF = date(2024, 6, 30)
 ORDERS = [
