@@ -17,6 +17,7 @@ from pathlib import Path
 from harness import BIN, ROOT, machine, median_run, write_section
 
 OUT = ROOT / "benchmarks" / "out"
+LARGE = 20_000_000  # stores above this size are reported from a single run
 LINES_PER_CUSTOMER = 5.38  # the default simulated store (see the simulator benchmark)
 
 
@@ -52,7 +53,7 @@ def workspace_with(lines: int) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 10_000_000, 50_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -60,8 +61,9 @@ def main() -> None:
     for lines in args.lines:
         ws = workspace_with(lines)
         html = OUT / f"report-{lines}.html"
+        repeat = args.repeat if lines <= LARGE else 1  # a 50M-line run takes minutes
         med, runs = median_run(
-            [str(BIN / "regulars"), "report", str(ws), "--out", str(html)], args.repeat
+            [str(BIN / "regulars"), "report", str(ws), "--out", str(html)], repeat
         )
         all_runs = ", ".join(f"{r.seconds:.1f} s / {r.peak_rss_mb:,.0f} MB" for r in runs)
         rows.append(f"| {lines:,} | {med.seconds:.1f} | {med.peak_rss_mb:,.0f} | {all_runs} |")
@@ -75,7 +77,8 @@ Machine: {machine()}
 |---:|---:|---:|---|
 {chr(10).join(rows)}
 
-Targets: 10M lines <= 60 s and <= 2 GB; 50M lines <= 5 min and <= 6 GB.
+Targets: 10M lines <= 60 s and <= 2 GB; 50M lines <= 5 min and <= 6 GB. Stores above
+{LARGE:,} lines are timed once (the median column is that run).
 """
     write_section("report", body)
     print(body)

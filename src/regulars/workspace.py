@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,7 +107,9 @@ class Workspace:
     path
         The DuckDB file (created by the first import).
     memory_limit
-        How much memory DuckDB may use when reading (it spills to disk beyond it).
+        How much memory DuckDB may use when reading (it spills to disk beyond it), e.g.
+        ``"4GB"``; by default 1.5 GB, or 2.5 times the workspace file for a large store
+        (some of DuckDB's operators cannot spill), at most 80% of the machine's memory.
 
     Examples
     --------
@@ -117,7 +120,7 @@ class Workspace:
     >>> ws.table("orders").count().execute()  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path, *, memory_limit: str = "1500MB") -> None:
+    def __init__(self, path: str | Path, *, memory_limit: str | None = None) -> None:
         self.path = Path(path)
         self.memory_limit = memory_limit
 
@@ -325,9 +328,20 @@ class Workspace:
             ) from exc
         backend.raw_sql("SET TimeZone = 'UTC'")
         # Bounded memory: beyond the limit DuckDB spills to a temporary folder.
-        backend.raw_sql(f"SET memory_limit = '{self.memory_limit}'")
+        backend.raw_sql(f"SET memory_limit = '{self.memory_limit or self._default_limit()}'")
         backend.raw_sql("SET enable_progress_bar = false")
+        backend.raw_sql("SET preserve_insertion_order = false")  # results are ordered explicitly
         return backend
+
+    def _default_limit(self) -> str:
+        mib = 1 << 20
+        wanted = max(1536 * mib, int(2.5 * self.path.stat().st_size))
+        try:
+            pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+            wanted = min(wanted, int(0.8 * pages * size))
+        except (ValueError, OSError, AttributeError):
+            pass
+        return f"{wanted // mib}MB"
 
     def table(self, name: str, backend: DuckDBBackend | None = None) -> ibis.Table:
         """Return canonical table ``name`` as an Ibis table."""
