@@ -115,6 +115,20 @@ RFM_DEFINITION = (
 
 Progress = Callable[[str], None]
 
+FRAME_FIELDS = (
+    "kpis_by_period",
+    "retention",
+    "historic_clv",
+    "cohorts",
+    "rfm_segments",
+    "rfm_grid",
+    "rfm_transitions",
+    "segments",
+    "orders_per_customer",
+    "days_between_orders",
+)
+"""The data-frame fields of :class:`StoreAnalysis` that the report and ``--json`` carry."""
+
 
 def _frame(expr: ir.Table) -> pd.DataFrame:
     """Execute to pandas, with exact decimals turned into floats rounded to the cent."""
@@ -279,18 +293,7 @@ def analysis_to_json(analysis: StoreAnalysis, *, include_customers: bool = False
         ),
         "extra": {k: _json_value(v) for k, v in analysis.extra.items()},
     }
-    for name in (
-        "kpis_by_period",
-        "retention",
-        "historic_clv",
-        "cohorts",
-        "rfm_segments",
-        "rfm_grid",
-        "rfm_transitions",
-        "segments",
-        "orders_per_customer",
-        "days_between_orders",
-    ):
+    for name in FRAME_FIELDS:
         out[name] = records(getattr(analysis, name))
     if include_customers:
         out["customers"] = records(analysis.customers)

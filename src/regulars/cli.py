@@ -299,19 +299,24 @@ def _analyze(
     currency: str | None,
     engine: str,
     spark_master: str | None,
-    folder: str,
     include_customers: bool = False,
 ) -> StoreAnalysisType:
+    """Open (or import into a temporary workspace) ``data`` and analyse it, with progress."""
+    import tempfile
+
     from regulars.analysis import analyze
     from regulars.engines import open_engine
 
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    with (
+        tempfile.TemporaryDirectory(prefix="regulars-") as folder,
+        Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
         task = bar.add_task("opening the store", total=9)
         ws = Workspace.of_source(data, folder)
 
@@ -349,20 +354,12 @@ def report(
     One self-contained HTML file (works offline, can be emailed); --json writes the same
     numbers for machines.
     """
-    import tempfile
-
     from regulars.analysis import analysis_to_json
     from regulars.report import render_report
 
-    with tempfile.TemporaryDirectory(prefix="regulars-") as folder:
-        analysis = _analyze(
-            data,
-            as_of=as_of,
-            currency=currency,
-            engine=engine,
-            spark_master=spark_master,
-            folder=folder,
-        )
+    analysis = _analyze(
+        data, as_of=as_of, currency=currency, engine=engine, spark_master=spark_master
+    )
     _write_text(out_file, render_report(analysis))
     if json_file is not None:
         _write_text(json_file, json.dumps(analysis_to_json(analysis), indent=2))
@@ -387,23 +384,19 @@ def customers(
     spark_master: SparkMasterOption = None,
 ) -> None:
     """Export the customer table: one row per customer with RFM, segments and historic CLV."""
-    import tempfile
-
     if out_file.suffix not in (".parquet", ".csv"):
         raise ConfigError(
             f"Cannot write {out_file.name}: unknown file type.",
             fix="End the --out file name with .parquet or .csv.",
         )
-    with tempfile.TemporaryDirectory(prefix="regulars-") as folder:
-        analysis = _analyze(
-            data,
-            as_of=as_of,
-            currency=currency,
-            engine=engine,
-            spark_master=spark_master,
-            folder=folder,
-            include_customers=True,
-        )
+    analysis = _analyze(
+        data,
+        as_of=as_of,
+        currency=currency,
+        engine=engine,
+        spark_master=spark_master,
+        include_customers=True,
+    )
     table = analysis.customers
     out_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_file.with_name(out_file.name + ".tmp")
