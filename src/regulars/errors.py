@@ -11,6 +11,9 @@ The tree::
     |   +-- ImportFormatError   the layout of a source is not what the format expects
     +-- ConfigError         a wrong option, flag or setting
     +-- WorkspaceError      the workspace cannot be opened or written
+    +-- ModelError          a model cannot be fitted or used
+        +-- NotFittedError      a prediction was asked of a model before ``fit``
+        +-- ConvergenceError    the likelihood could not be maximized
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from typing import Any
 
 __all__ = [
     "ConfigError",
+    "ConvergenceError",
     "ImportFormatError",
     "InputError",
+    "ModelError",
+    "NotFittedError",
     "RegularsError",
     "WorkspaceError",
 ]
@@ -141,3 +147,17 @@ class WorkspaceError(RegularsError):
     """The workspace cannot be opened, read or written."""
 
     exit_code = 2
+
+
+class ModelError(RegularsError):
+    """A model cannot be fitted on the data given, or used as asked."""
+
+    exit_code = 2
+
+
+class NotFittedError(ModelError, AttributeError):
+    """A model was asked for a prediction (or its parameters) before ``fit``."""
+
+
+class ConvergenceError(ModelError):
+    """The maximum of the likelihood could not be found from any starting point."""

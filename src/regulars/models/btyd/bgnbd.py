@@ -1,0 +1,172 @@
+"""BG/NBD: the beta-geometric / negative binomial model of Fader, Hardie & Lee (2005).
+
+"'Counting Your Customers' the Easy Way: An Alternative to the Pareto/NBD Model",
+Marketing Science 24(2), 275-284. While active, a customer buys at rate lambda ~
+Gamma(r, alpha); after each purchase they drop out with probability p ~ Beta(a, b).
+
+Equations used (numbers of the paper):
+
+- (6) the likelihood of (x, t_x, T);
+- (9) E[X(t)], the expected purchases of a new customer;
+- (10) E[Y(t) | x, t_x, T], the conditional expectation, computed after Euler's
+  transformation of its 2F1 so that no term overflows at large x;
+- (13) P(alive | x, t_x, T); note that it is 1 for customers without a repeat purchase
+  (the model lets customers drop out only after a purchase): MBG/NBD and Pareto/NBD don't.
+
+Time-invariant covariates (optional): ``purchase`` acts on alpha (log alpha_i = log alpha
+- z_i . coef, so a positive coefficient means more purchases), ``dropout`` on a and b
+(log a_i = log a + z_i . coef, log b_i = log b + z_i . coef), as in pymc-marketing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+
+from regulars.models.btyd.base import BTYDModel, Params
+from regulars.models.btyd.data import CountData
+
+__all__ = ["BGNBD"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def by_x(data: CountData, fn: Any, *params: Any) -> FloatArray:
+    """Evaluate ``fn(x, *params)`` once per distinct x when the parameters are scalars."""
+    if all(np.ndim(p) == 0 for p in params):
+        return np.asarray(fn(data.x_values, *params))[data.x_index]
+    return np.asarray(fn(data.x, *params))
+
+
+class BGNBD(BTYDModel):
+    """The BG/NBD model (Fader, Hardie & Lee 2005), fitted by maximum likelihood.
+
+    Parameters are ``r``, ``alpha`` (purchase rate heterogeneity, alpha in the time unit
+    of the data) and ``a``, ``b`` (dropout probability heterogeneity).
+
+    Examples
+    --------
+    >>> model = BGNBD().fit(frequency, recency_days, t_days)  # doctest: +SKIP
+    >>> model.expected_purchases(frequency, recency_days, t_days, horizon=90)  # doctest: +SKIP
+    """
+
+    param_names = ("r", "alpha", "a", "b")
+    covariate_links: ClassVar[dict[str, tuple[tuple[str, float], ...]]] = {
+        "purchase": (("alpha", -1.0),),
+        "dropout": (("a", 1.0), ("b", 1.0)),
+    }
+    name = "BG/NBD"
+    reference = "Fader, Hardie & Lee (2005), Marketing Science 24(2)"
+    extra: ClassVar[int] = 0
+    """0 for BG/NBD; 1 for MBG/NBD, where a customer may also drop out at time 0."""
+
+    def _start(self, data: CountData) -> dict[str, float]:
+        w = data.weight
+        rate = float(w @ data.x) / max(float(w @ data.T), 1e-9)
+        return {"r": 1.0, "alpha": 1.0 / max(rate, 1e-6), "a": 0.8, "b": 2.5}
+
+    def _terms(self, p: Params, data: CountData) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Log of the constant part, of the 'alive at T' term and of the 'dropped' term."""
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        e = self.extra
+        x = data.x
+        const = (
+            by_x(data, lambda v, rr: gammaln(rr + v), r)
+            - gammaln(r)
+            + r * np.log(alpha)
+            + by_x(data, lambda v, aa, bb: betaln(aa, bb + v + e), a, b)
+            - betaln(a, b)
+        )
+        alive = -(r + x) * np.log(alpha + data.T)
+        has_second = (x > 0) | (e == 1)
+        denominator = np.where(has_second, b + x + e - 1, 1.0)
+        dropped = np.where(
+            has_second,
+            np.log(a) - np.log(denominator) - (r + x) * np.log(alpha + data.t_x),
+            -np.inf,
+        )
+        return const, alive, dropped
+
+    def _loglik_rows(self, p: Params, data: CountData) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """Equation (6) of FHL 2005 (MBG/NBD: Batislam et al. 2007, eq. 6), and its gradient."""
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        e = self.extra
+        x = data.x
+        const, alive, dropped = self._terms(p, data)
+        mix = np.logaddexp(alive, dropped)
+        q = np.exp(dropped - mix)  # share of the 'dropped after the last purchase' term
+        log_T = np.log(alpha + data.T)
+        log_tx = np.log(alpha + data.t_x)
+        has_second = (x > 0) | (e == 1)
+        denominator = np.where(has_second, b + x + e - 1, 1.0)
+        d_r = by_x(data, lambda v, rr: digamma(rr + v), r) - digamma(r) + np.log(alpha)
+        d_r = d_r - (1 - q) * log_T - q * log_tx
+        d_alpha = r - (r + x) * alpha * ((1 - q) / (alpha + data.T) + q / (alpha + data.t_x))
+        psi_ab = digamma(a + b)
+        psi_abx = by_x(data, lambda v, aa, bb: digamma(aa + bb + v + e), a, b)
+        d_a = a * (psi_ab - psi_abx) + q
+        psi_bx = by_x(data, lambda v, bb: digamma(bb + v + e), b)
+        d_b = b * (psi_bx - psi_abx - digamma(b) + psi_ab) - q * b / denominator
+        grads = {"r": r * d_r, "alpha": d_alpha, "a": d_a, "b": d_b}
+        return const + mix, grads
+
+    def _log_odds_dropped(self, p: Params, data: CountData) -> FloatArray:
+        _, alive, dropped = self._terms(p, data)
+        return np.asarray(dropped - alive)
+
+    def _probability_alive(self, p: Params, data: CountData) -> FloatArray:
+        """Equation (13) of FHL 2005 (MBG/NBD: Batislam et al. 2007, eq. 11)."""
+        return np.asarray(expit(-self._log_odds_dropped(p, data)))
+
+    def _expected_purchases(self, p: Params, data: CountData, t: Any) -> FloatArray:
+        """Equation (10) of FHL 2005 after Euler's transformation of the 2F1.
+
+        ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) = (1-z)^(a-1)
+        2F1(a+b-1-r, a-1; a+b+x-1; z) with z = t / (alpha+T+t); MBG/NBD (Batislam et al.
+        2007, eq. 12) has b+x+1 and a+b+x in place of b+x and a+b+x-1.
+        """
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        e = self.extra
+        a = np.where(np.abs(a - 1) < 1e-7, 1 + 1e-7, a)  # the a -> 1 limit, to 1e-7
+        z = t / (alpha + data.T + t)
+        c = a + b + data.x + e - 1
+        bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b + e - 1 - r, a - 1, c, z)
+        return np.asarray(self._probability_alive(p, data) * c / (a - 1) * bracket)
+
+    def _probability_no_purchase(self, p: Params, data: CountData, t: Any) -> FloatArray:
+        """Return 1 - P(alive) (1 - ((alpha+T)/(alpha+T+t))^(r+x)).
+
+        Alive customers drop out only right after a purchase, so without one they stay,
+        buying at their posterior rate.
+        """
+        r, alpha = p["r"], p["alpha"]
+        stay_quiet = np.exp(-(r + data.x) * np.log1p(t / (alpha + data.T)))
+        return np.asarray(1 - self._probability_alive(p, data) * (1 - stay_quiet))
+
+    def _expected_purchases_new(self, p: Params, t: FloatArray) -> FloatArray:
+        """Equation (9) of FHL 2005: the conditional expectation at x = t_x = T = 0."""
+        zeros = np.zeros_like(t)
+        data = CountData(
+            x=zeros,
+            t_x=zeros,
+            T=zeros,
+            weight=np.ones_like(t),
+            covariates=None,
+            x_values=np.zeros(1),
+            x_index=np.zeros(len(t), dtype=np.int64),
+            inverse=np.arange(len(t), dtype=np.int64),
+        )
+        return self._expected_purchases(p, data, t)
+
+    def _time_to_next(
+        self, p: Params, data: CountData, probability: float, max_time: float = 3650.0
+    ) -> FloatArray:
+        """Solve P(purchase in (T, T+t]) = probability in closed form."""
+        alive = self._probability_alive(p, data)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            quiet = 1 - probability / alive
+            t = (p["alpha"] + data.T) * (quiet ** (-1 / (p["r"] + data.x)) - 1)
+        return np.asarray(np.where((quiet > 0) & (t <= max_time), t, np.nan))
