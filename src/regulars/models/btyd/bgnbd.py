@@ -133,8 +133,35 @@ class BGNBD(BTYDModel):
         a = np.where(np.abs(a - 1) < 1e-7, 1 + 1e-7, a)  # the a -> 1 limit, to 1e-7
         z = t / (alpha + data.T + t)
         c = a + b + data.x + e - 1
-        bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b + e - 1 - r, a - 1, c, z)
-        return np.asarray(self._probability_alive(p, data) * c / (a - 1) * bracket)
+        with np.errstate(all="ignore"):
+            bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b + e - 1 - r, a - 1, c, z)
+            per_alive = c / (a - 1) * bracket
+        bad = ~np.isfinite(per_alive)
+        if bad.any():  # huge a and b (a point mass for p): 2F1 overflows, p barely varies
+            per_alive = np.where(bad, self._near_point_mass(p, data, t), per_alive)
+        return np.asarray(self._probability_alive(p, data) * per_alive)
+
+    def _near_point_mass(self, p: Params, data: CountData, t: Any) -> FloatArray:
+        """E_p[(1 - (1 + p t / (alpha+T))^-(r+x)) / p] for p ~ Beta(a, b+x+e), to second order.
+
+        Alive customers buy (1 - exp(-lambda p t)) / p times in t on average (geometric
+        dropout after each purchase); averaged over lambda's posterior Gamma(r+x,
+        alpha+T) this is the bracket; for the Beta average, g(mean) + g''(mean) var / 2:
+        used only where a + b is so large that the 2F1 form overflows (the variance is
+        then tiny, so the error is of order 1 / (a+b)^2).
+        """
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        b_post = b + data.x + self.extra
+        mean = a / (a + b_post)
+        var = mean * (1 - mean) / (a + b_post + 1)
+        rate = t / (alpha + data.T)
+
+        def g(q: Any) -> Any:
+            return -np.expm1(-(r + data.x) * np.log1p(q * rate)) / q
+
+        h = 1e-4 * mean
+        second = (g(mean + h) - 2 * g(mean) + g(mean - h)) / h**2
+        return np.asarray(g(mean) + second * var / 2)
 
     def _probability_no_purchase(self, p: Params, data: CountData, t: Any) -> FloatArray:
         """Return 1 - P(alive) (1 - ((alpha+T)/(alpha+T+t))^(r+x)).
