@@ -128,6 +128,25 @@ class BGNBD(BTYDModel):
         2F1(a+b-1-r, a-1; a+b+x-1; z) with z = t / (alpha+T+t); MBG/NBD (Batislam et al.
         2007, eq. 12) has b+x+1 and a+b+x in place of b+x and a+b+x-1.
         """
+        per_alive = self._per_alive(p, data, t)
+        return np.asarray(self._probability_alive(p, data) * per_alive)
+
+    def _per_alive(self, p: Params, data: CountData, t: Any) -> FloatArray:
+        """Expected purchases in t of a customer alive at T: depends on (x, T) only."""
+        pairs = data.xT_first
+        if pairs is not None and data.xT_index is not None and np.ndim(t) == 0:
+            if all(np.ndim(v) == 0 for v in p.values()) and len(pairs) < data.rows:
+                sub = CountData(
+                    x=data.x[pairs],
+                    t_x=data.t_x[pairs],
+                    T=data.T[pairs],
+                    weight=data.weight[pairs],
+                    covariates=None,
+                    x_values=data.x_values,
+                    x_index=data.x_index[pairs],
+                    inverse=data.inverse,
+                )
+                return self._per_alive(p, sub, t)[data.xT_index]
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         e = self.extra
         a = np.where(np.abs(a - 1) < 1e-7, 1 + 1e-7, a)  # the a -> 1 limit, to 1e-7
@@ -139,7 +158,7 @@ class BGNBD(BTYDModel):
         bad = ~np.isfinite(per_alive)
         if bad.any():  # huge a and b (a point mass for p): 2F1 overflows, p barely varies
             per_alive = np.where(bad, self._near_point_mass(p, data, t), per_alive)
-        return np.asarray(self._probability_alive(p, data) * per_alive)
+        return np.asarray(per_alive)
 
     def _near_point_mass(self, p: Params, data: CountData, t: Any) -> FloatArray:
         """E_p[(1 - (1 + p t / (alpha+T))^-(r+x)) / p] for p ~ Beta(a, b+x+e), to second order.

@@ -120,6 +120,10 @@ class CountData:
         terms that depend only on x are computed once per distinct x.
     inverse
         For each original customer, its row here.
+    xT_first, xT_index
+        The distinct (x, T) pairs (as positions of a row holding each) and, per row, the
+        position of its pair: terms of a prediction that depend only on (x, T) (the 2F1 of
+        BG/NBD's conditional expectation) are computed once per pair.
     """
 
     x: FloatArray
@@ -130,6 +134,8 @@ class CountData:
     x_values: FloatArray
     x_index: IntArray
     inverse: IntArray
+    xT_first: IntArray | None = None
+    xT_index: IntArray | None = None
 
     @property
     def rows(self) -> int:
@@ -178,6 +184,14 @@ def compress_counts(
     weight = np.bincount(inverse, weights=weights, minlength=len(first)).astype(np.float64)
     ux = x[first]
     x_values, x_index = np.unique(ux, return_inverse=True)
+    uT = T[first]
+    pair_key = _integer_key([ux, uT])
+    if pair_key is None:
+        _, xT_first, xT_index = np.unique(
+            np.column_stack([ux, uT]), axis=0, return_index=True, return_inverse=True
+        )
+    else:
+        _, xT_first, xT_index = np.unique(pair_key, return_index=True, return_inverse=True)
     return CountData(
         x=ux,
         t_x=t_x[first],
@@ -187,4 +201,6 @@ def compress_counts(
         x_values=x_values,
         x_index=x_index.reshape(-1).astype(np.int64),
         inverse=inverse,
+        xT_first=xT_first.astype(np.int64),
+        xT_index=xT_index.reshape(-1).astype(np.int64),
     )
