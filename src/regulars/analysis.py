@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -26,6 +26,9 @@ from regulars.analytics.rfm import rfm_grid, rfm_scores, rfm_segment_summary, rf
 from regulars.analytics.segments import default_segments, segment_counts
 from regulars.analytics.summary import customer_summary
 from regulars.errors import InputError
+
+if TYPE_CHECKING:
+    from regulars.predict import PredictionOptions, Predictions
 
 __all__ = ["StoreAnalysis", "analysis_to_json", "analyze"]
 
@@ -79,6 +82,8 @@ class StoreAnalysis:
         consecutive purchase days).
     customers
         The customer table (one row per customer), see :mod:`regulars.analytics.customers`.
+    predictions
+        The per-customer predictions (:func:`regulars.predict.predict`), when asked for.
     extra
         Anything else a section wants to carry (kept out of the typed fields).
     """
@@ -101,6 +106,7 @@ class StoreAnalysis:
     orders_per_customer: pd.DataFrame = field(default_factory=pd.DataFrame)
     days_between_orders: pd.DataFrame = field(default_factory=pd.DataFrame)
     customers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    predictions: Predictions | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -167,6 +173,7 @@ def analyze(
     currency: str | None = None,
     transition_days: int = 30,
     include_customers: bool = False,
+    predictions: PredictionOptions | None = None,
     progress: Progress | None = None,
 ) -> StoreAnalysis:
     """Compute everything the report shows, on whatever engine holds ``tables``.
@@ -187,6 +194,9 @@ def analyze(
     include_customers
         Also bring the whole customer table (one row per customer) into memory, as
         ``StoreAnalysis.customers``; the report does not need it.
+    predictions
+        Also predict every customer (BTYD model, CLV, churn risk, at risk) with these
+        options; the prediction columns join the customer table.
     progress
         Called with the name of each step as it starts.
 
@@ -269,6 +279,21 @@ def analyze(
     if include_customers:
         result.customers = _frame(table)
     result.segments = _frame(segment_counts(table, default_segments()))
+    if predictions is not None:
+        from regulars.predict import predict
+
+        result.predictions = predict(
+            tables,
+            as_of=as_of,
+            currency=currency,
+            horizon_days=predictions.horizon_days,
+            model=predictions.model,
+            discount_rate=predictions.discount_rate,
+            progress=step,
+        )
+        if include_customers:
+            extra = result.predictions.frame.drop(columns=["p_no_order"], errors="ignore")
+            result.customers = result.customers.merge(extra, on="customer_id", how="left")
     return result
 
 
@@ -295,6 +320,10 @@ def analysis_to_json(analysis: StoreAnalysis, *, include_customers: bool = False
     }
     for name in FRAME_FIELDS:
         out[name] = records(getattr(analysis, name))
+    if analysis.predictions is not None:
+        out["predictions"] = _json_value(
+            {**analysis.predictions.as_dict(), **analysis.predictions.overview()}
+        )
     if include_customers:
         out["customers"] = records(analysis.customers)
     return out

@@ -8,39 +8,21 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from regulars.cli_common import _date, app, err, out
 from regulars.errors import ConfigError, RegularsError
 from regulars.importers import FORMATS, ImportOptions, format_module, read_source
 from regulars.importers.base import ImportSummary
 from regulars.workspace import Workspace, content_hash
 
-if TYPE_CHECKING:
-    from regulars.analysis import StoreAnalysis as StoreAnalysisType
-
 __all__ = ["app", "main"]
-
-app = typer.Typer(
-    name="regulars",
-    help=(
-        "regulars turns an online store's one-time buyers into regulars.\n\n"
-        "Import a store's order history into a workspace, then measure, predict and act. "
-        "Start with: regulars simulate --out demo && regulars import demo && regulars summary"
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-out = Console()
-err = Console(stderr=True)
 
 DEFAULT_WORKSPACE = Path("store.duckdb")
 
@@ -240,15 +222,6 @@ def simulate(
     )
 
 
-def _date(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise ConfigError(
-            f"{option} {text!r} is not a date.", fix=f"Write {option} as YYYY-MM-DD."
-        ) from exc
-
-
 @app.command()
 def summary(workspace: WorkspaceOption = DEFAULT_WORKSPACE) -> None:
     """Print what a workspace holds: customers, orders, revenue, repeat buyers, date range."""
@@ -266,155 +239,6 @@ def summary(workspace: WorkspaceOption = DEFAULT_WORKSPACE) -> None:
     for name, value in facts.rows():
         table.add_row(name, value)
     out.print(table)
-
-
-DataArgument = Annotated[
-    Path,
-    typer.Argument(
-        help="A workspace file, or a source to import first (any format `regulars import` reads).",
-        show_default=False,
-    ),
-]
-AsOfOption = Annotated[
-    str | None,
-    typer.Option("--as-of", help="Analysis date YYYY-MM-DD (default: the day of the last sale)."),
-]
-CurrencyOption = Annotated[
-    str | None,
-    typer.Option(help="The currency to analyse (needed when the store sells in several)."),
-]
-EngineOption = Annotated[
-    str, typer.Option(help="duckdb (default, embedded) or spark (needs regulars[spark]).")
-]
-SparkMasterOption = Annotated[
-    str | None,
-    typer.Option(help="Spark master URL for --engine spark (default: local[2])."),
-]
-
-
-def _analyze(
-    data: Path,
-    *,
-    as_of: str | None,
-    currency: str | None,
-    engine: str,
-    spark_master: str | None,
-    include_customers: bool = False,
-) -> StoreAnalysisType:
-    """Open (or import into a temporary workspace) ``data`` and analyse it, with progress."""
-    import tempfile
-
-    from regulars.analysis import analyze
-    from regulars.engines import open_engine
-
-    with (
-        tempfile.TemporaryDirectory(prefix="regulars-") as folder,
-        Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar,
-    ):
-        task = bar.add_task("opening the store", total=9)
-        ws = Workspace.of_source(data, folder)
-
-        def step(name: str) -> None:
-            bar.update(task, description=name, advance=1)
-
-        with open_engine(ws, engine, spark_master=spark_master) as eng:
-            return analyze(
-                eng.tables(),
-                store=data.name,
-                as_of=_date(as_of, "--as-of") if as_of else None,
-                currency=currency.upper() if currency else None,
-                include_customers=include_customers,
-                progress=step,
-            )
-
-
-@app.command()
-def report(
-    data: DataArgument,
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="The HTML report to write.")] = Path(
-        "report.html"
-    ),
-    json_file: Annotated[
-        Path | None,
-        typer.Option("--json", help="Also write the report's numbers as JSON to this file."),
-    ] = None,
-    as_of: AsOfOption = None,
-    currency: CurrencyOption = None,
-    engine: EngineOption = "duckdb",
-    spark_master: SparkMasterOption = None,
-) -> None:
-    """Build the retention report: KPIs, churn, cohorts, LTV, RFM, segments, what to do.
-
-    One self-contained HTML file (works offline, can be emailed); --json writes the same
-    numbers for machines.
-    """
-    from regulars.analysis import analysis_to_json
-    from regulars.report import render_report
-
-    analysis = _analyze(
-        data, as_of=as_of, currency=currency, engine=engine, spark_master=spark_master
-    )
-    _write_text(out_file, render_report(analysis))
-    if json_file is not None:
-        _write_text(json_file, json.dumps(analysis_to_json(analysis), indent=2))
-    k = analysis.kpis
-    out.print(
-        f"Report for {analysis.store} as of {analysis.as_of} written to [bold]{out_file}[/]: "
-        f"{k.get('customers', 0):,} customers, repeat-purchase rate "
-        f"{(k.get('repeat_purchase_rate') or 0):.1%}."
-    )
-
-
-@app.command()
-def customers(
-    data: DataArgument,
-    out_file: Annotated[
-        Path,
-        typer.Option("--out", "-o", help="Where to write the table: .parquet or .csv."),
-    ] = Path("customers.parquet"),
-    as_of: AsOfOption = None,
-    currency: CurrencyOption = None,
-    engine: EngineOption = "duckdb",
-    spark_master: SparkMasterOption = None,
-) -> None:
-    """Export the customer table: one row per customer with RFM, segments and historic CLV."""
-    if out_file.suffix not in (".parquet", ".csv"):
-        raise ConfigError(
-            f"Cannot write {out_file.name}: unknown file type.",
-            fix="End the --out file name with .parquet or .csv.",
-        )
-    analysis = _analyze(
-        data,
-        as_of=as_of,
-        currency=currency,
-        engine=engine,
-        spark_master=spark_master,
-        include_customers=True,
-    )
-    table = analysis.customers
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_file.with_name(out_file.name + ".tmp")
-    if out_file.suffix == ".csv":
-        flat = table.copy()
-        flat["segments"] = flat["segments"].map(lambda s: "|".join(s) if s is not None else "")
-        flat.to_csv(tmp, index=False)
-    else:
-        table.to_parquet(tmp, index=False)
-    tmp.replace(out_file)
-    out.print(f"Wrote {len(table):,} customers to [bold]{out_file}[/] (as of {analysis.as_of}).")
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 @app.command()
@@ -443,6 +267,11 @@ def formats(
     for name in FORMATS:
         table.add_row(name, format_module(name).DESCRIPTION)
     out.print(table)
+
+
+# The commands over a store's analysis (report, customers, predict, evaluate) live in
+# cli_store; importing it registers them on the same app.
+from regulars import cli_store  # noqa: E402, F401
 
 
 def main(argv: list[str] | None = None) -> None:

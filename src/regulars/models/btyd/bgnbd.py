@@ -132,21 +132,21 @@ class BGNBD(BTYDModel):
         return np.asarray(self._probability_alive(p, data) * per_alive)
 
     def _per_alive(self, p: Params, data: CountData, t: Any) -> FloatArray:
-        """Expected purchases in t of a customer alive at T: depends on (x, T) only."""
+        """Return the expected purchases in t of a customer alive at T (depends on x, T only)."""
         pairs = data.xT_first
-        if pairs is not None and data.xT_index is not None and np.ndim(t) == 0:
-            if all(np.ndim(v) == 0 for v in p.values()) and len(pairs) < data.rows:
-                sub = CountData(
-                    x=data.x[pairs],
-                    t_x=data.t_x[pairs],
-                    T=data.T[pairs],
-                    weight=data.weight[pairs],
-                    covariates=None,
-                    x_values=data.x_values,
-                    x_index=data.x_index[pairs],
-                    inverse=data.inverse,
-                )
-                return self._per_alive(p, sub, t)[data.xT_index]
+        scalar = np.ndim(t) == 0 and all(np.ndim(v) == 0 for v in p.values())
+        if scalar and pairs is not None and data.xT_index is not None and len(pairs) < data.rows:
+            sub = CountData(
+                x=data.x[pairs],
+                t_x=data.t_x[pairs],
+                T=data.T[pairs],
+                weight=data.weight[pairs],
+                covariates=None,
+                x_values=data.x_values,
+                x_index=data.x_index[pairs],
+                inverse=data.inverse,
+            )
+            return self._per_alive(p, sub, t)[data.xT_index]
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         e = self.extra
         a = np.where(np.abs(a - 1) < 1e-7, 1 + 1e-7, a)  # the a -> 1 limit, to 1e-7
