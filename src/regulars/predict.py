@@ -21,6 +21,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 import ibis.expr.types as ir
@@ -72,7 +73,9 @@ class Predictions:
     def overview(self, *, top: int = 20) -> dict[str, Any]:
         """Return the store-level figures: totals, P(alive) bands, the top at-risk customers."""
         frame = self.frame
-        bands = pd.cut(frame["p_alive"], [0, 0.25, 0.5, 0.75, 1.0], include_lowest=True, right=True)
+        edges = [0.0, 0.25, 0.5, 0.75, 1.0]
+        labels = [f"{lo:.2f}–{hi:.2f}" for lo, hi in pairwise(edges)]
+        bands = pd.cut(frame["p_alive"], edges, labels=labels, include_lowest=True)
         counts = frame.groupby(bands, observed=False)["customer_id"].count()
         at_risk = frame[frame["at_risk"]].sort_values("at_risk_rank").head(top)
         columns = ["customer_id", "p_alive", "churn_risk", "value_at_risk", "clv"]
@@ -87,8 +90,7 @@ class Predictions:
             "at_risk_customers": int(frame["at_risk"].sum()),
             "value_at_risk": float(frame.loc[frame["at_risk"], "value_at_risk"].sum()),
             "p_alive_bands": [
-                {"band": f"{interval.left:.2f}-{interval.right:.2f}", "customers": int(n)}
-                for interval, n in counts.items()
+                {"band": str(band), "customers": int(n)} for band, n in counts.items()
             ],
             "top_at_risk": [
                 {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
