@@ -33,7 +33,7 @@ from regulars.analytics.holdout import calibration_holdout
 from regulars.analytics.summary import customer_summary
 from regulars.errors import InputError, RegularsError
 from regulars.models.btyd.base import BTYDModel
-from regulars.models.clv import predict_customers
+from regulars.models.clv import discount_schedule, predict_customers
 from regulars.models.select import Selection, model_class, select_model
 from regulars.models.units import horizon_label
 
@@ -244,6 +244,9 @@ def predict(
     """
     step = progress or (lambda _name: None)
     step("checking the data")
+    discount_schedule(horizon_days, discount_rate)  # a bad rate fails before any work
+    if model != "auto":
+        model_class(model)  # so does an unknown model
     orders = tables["orders"]
     if currency is None:
         currency = kpis.require_single_currency(orders)
@@ -268,7 +271,6 @@ def predict(
         )
         chosen, reason = selection.chosen, selection.reason
     else:
-        model_class(model)  # an unknown name fails here, before any work
         chosen, reason = model, f"{model}: chosen with --model"
         selection = Selection(chosen, reason)
     step(f"fitting {chosen}")
