@@ -23,13 +23,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-## demo: simulate a store, import it, print its summary and build the report
+## demo: simulate a store, import it, print its summary, build the report and predict
 demo: $(RUN_STAMP)
 	rm -rf $(DEMO_DIR)
 	$(BIN)/regulars simulate --customers 2000 --seed 7 --out $(DEMO_DIR)/data
 	$(BIN)/regulars import $(DEMO_DIR)/data --workspace $(DEMO_DIR)/store.duckdb
 	$(BIN)/regulars summary --workspace $(DEMO_DIR)/store.duckdb
 	$(BIN)/regulars report $(DEMO_DIR)/store.duckdb --out $(DEMO_DIR)/report.html --json $(DEMO_DIR)/report.json
+	$(BIN)/regulars predict $(DEMO_DIR)/store.duckdb --horizon 12m --out $(DEMO_DIR)/predictions.csv
 
 ## test: lint, type-check and run the whole test suite (slow real-data tests included)
 test: $(STAMP)
@@ -47,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_import.py
 	$(BIN)/python benchmarks/bench_summary.py
 	$(BIN)/python benchmarks/bench_report.py
+	$(BIN)/python benchmarks/bench_models.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

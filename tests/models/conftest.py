@@ -17,7 +17,7 @@ CDNOW_CALIBRATION_END = date(1997, 9, 30)
 
 @pytest.fixture(scope="session")
 def cdnow_workspace(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """The CDNOW sample (2,357 customers) imported into a workspace."""
+    """Return the CDNOW sample (2,357 customers) imported into a workspace."""
     source = shared_data / "cdnow" / "CDNOW_sample.txt"
     ws = Workspace(tmp_path_factory.mktemp("cdnow") / "cdnow.duckdb")
     with read_source(source, format="cdnow") as data:
@@ -27,7 +27,7 @@ def cdnow_workspace(shared_data: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="session")
 def cdnow_calibration(cdnow_workspace: Workspace) -> pd.DataFrame:
-    """Per-customer summary at the end of week 39, with x, t_x, T in weeks as in the paper."""
+    """Return the summary at the end of week 39, with x, t_x, T in weeks as in the paper."""
     frame: pd.DataFrame = customer_summary(
         cdnow_workspace.table("orders"),
         cdnow_workspace.table("refunds"),

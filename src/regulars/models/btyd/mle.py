@@ -158,7 +158,13 @@ class MLEModel:
             theta = self._polish(np.asarray(result.x, dtype=np.float64), data)
             value, grad = self._objective(theta, data)
             ok = np.isfinite(value) and value < 1e99 and float(np.abs(grad).max()) < 1e-4
-            messages.append(str(result.message))
+            at_bound = bool(np.any(np.abs(theta) >= LOG_BOUND - 1e-6))
+            messages.append(
+                "a parameter ran to 0 or infinity (the data show no heterogeneity of that "
+                "kind, or too few customers)"
+                if at_bound
+                else f"the optimizer stopped with the gradient at {np.abs(grad).max():.2g}"
+            )
             if ok and (best is None or value < best[0]):
                 best = (value, theta)
             if best is not None and not self.all_starts:
