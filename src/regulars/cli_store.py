@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from regulars.analysis import StoreAnalysis as StoreAnalysisType
+    from regulars.evaluation import Evaluation
     from regulars.predict import PredictionOptions, Predictions
 
-__all__ = ["customers", "predict", "report"]
+__all__ = ["customers", "evaluate", "predict", "report"]
 
 DataArgument = Annotated[
     Path,
@@ -293,3 +294,55 @@ def predict(
         f"at risk: {int(frame['at_risk'].sum()):,} valuable customers "
         f"(churn risk: {result.churn_method})."
     )
+
+
+@app.command()
+def evaluate(
+    data: DataArgument,
+    as_of: Annotated[
+        str,
+        typer.Option(
+            "--as-of",
+            help="The calibration cutoff YYYY-MM-DD: models see nothing after it.",
+            show_default=False,
+        ),
+    ],
+    horizon: HorizonOption = "13w",
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="The HTML page to write.")] = Path(
+        "evaluation.html"
+    ),
+    json_file: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write every metric as JSON to this file."),
+    ] = None,
+    currency: CurrencyOption = None,
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = None,
+) -> None:
+    """Judge the models on the store's own history: fit up to --as-of, score the horizon after.
+
+    Reports total predicted vs actual purchases (bias), MAE/RMSE per customer, the
+    conditional expectation by calibration frequency, AUC and Brier for "buys again",
+    Spearman and normalized Gini for revenue, and a tracking chart.
+    """
+    from regulars.evaluation import evaluate as run_evaluate
+    from regulars.report.evaluation import render_evaluation
+
+    days = parse_horizon(horizon)
+    cutoff = _date(as_of, "--as-of")
+
+    def run(tables: Mapping[str, Any], step: Callable[[str], None]) -> Evaluation:
+        return run_evaluate(
+            tables,
+            cutoff=cutoff,
+            horizon_days=days,
+            currency=currency.upper() if currency else None,
+            store=data.name,
+            progress=step,
+        )
+
+    result = _on_store(data, run, engine=engine, spark_master=spark_master, steps=10)
+    _write_text(out_file, render_evaluation(result))
+    if json_file is not None:
+        _write_text(json_file, json.dumps(result.to_dict(), indent=2, default=str))
+    out.print(f"Evaluation written to [bold]{out_file}[/]: {result.best_reason.rstrip('.')}.")

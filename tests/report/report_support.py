@@ -193,6 +193,7 @@ SECTION_IDS = [
     "churn",
     "cohorts",
     "ltv",
+    "predictions",
     "rfm",
     "transitions",
     "segments",

@@ -86,7 +86,14 @@ def render(analysis: StoreAnalysis) -> Section:
     p = analysis.predictions
     title = "Predictions"
     if p is None:
-        return Section("predictions", title, empty("Predictions were not asked for."))
+        return Section(
+            "predictions",
+            title,
+            paragraph(
+                "Predictions were not computed for this report (in Python: "
+                "analyze(..., predictions=PredictionOptions()))."
+            ),
+        )
     overview = p.overview()
     money = analysis.currency
     span = horizon_label(p.horizon_days)
