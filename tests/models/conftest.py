@@ -37,3 +37,32 @@ def cdnow_calibration(cdnow_workspace: Workspace) -> pd.DataFrame:
     frame["t_x"] = frame["recency_days"] / 7
     frame["T"] = frame["t_days"] / 7
     return frame.sort_values("customer_id").reset_index(drop=True)
+
+
+def _summary(ws: Workspace, as_of: date) -> pd.DataFrame:
+    frame: pd.DataFrame = customer_summary(
+        ws.table("orders"), ws.table("refunds"), as_of=as_of
+    ).to_pandas()
+    return frame.sort_values("customer_id").reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def real_summaries(
+    shared_data: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, pd.DataFrame]:
+    """Return the per-customer summaries (days) of Online Retail and CDNOW master."""
+    root = tmp_path_factory.mktemp("real_summaries")
+    out = {}
+    for name, source, as_of in (
+        (
+            "online_retail",
+            shared_data / "online_retail" / "online_retail.csv.gz",
+            date(2011, 12, 9),
+        ),
+        ("cdnow_master", shared_data / "cdnow" / "CDNOW_master.txt", date(1998, 6, 30)),
+    ):
+        ws = Workspace(root / f"{name}.duckdb")
+        with read_source(source) as data:
+            ws.write(data, content_hash=content_hash(source, data.format, ImportOptions()))
+        out[name] = _summary(ws, as_of)
+    return out
