@@ -108,10 +108,11 @@ class MLEModel:
         p = self._row_params(theta, data.covariates)
         ll, grads = self._loglik_rows(p, data)
         w = data.weight
-        total = float(w @ ll)
+        # Plain sums, not BLAS dot products: a threaded ddot slows down on a busy machine.
+        total = float((w * ll).sum())
         g = np.empty_like(theta)
         for i, name in enumerate(self.param_names):
-            g[i] = w @ grads[name]
+            g[i] = (w * grads[name]).sum()
         z = data.covariates
         if z is not None:
             k = z.shape[1]
