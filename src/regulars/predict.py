@@ -175,7 +175,7 @@ def _churn(
         module = importlib.import_module("regulars.churn_scoring")
     except ImportError:  # pragma: no cover - the module ships with regulars
         return fallback, "btyd", "P(no order in the horizon) of the BTYD model"
-    scores = module.churn_scores(tables, as_of=as_of, horizon_days=horizon_days)
+    scores = module.churn_scores(tables, as_of=as_of, horizon_days=round(horizon_days))
     risk = scores.frame.set_index("customer_id")["churn_risk"]
     return risk, str(scores.method), str(scores.reason)
 
