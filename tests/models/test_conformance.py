@@ -163,3 +163,18 @@ def test_parameter_draws_give_intervals(
     low, high = np.percentile(draws, [5, 95], axis=0)
     assert draws.shape == (50, len(x))
     assert ((low <= point + 1e-9) & (point <= high + 1e-9)).mean() > 0.95
+
+
+@pytest.mark.parametrize(("model_class", "truth", "simulate"), CASES)
+def test_quantiles_over_draws_equal_those_of_every_draw(
+    model_class: type[BTYDModel], truth: dict[str, float], simulate: Simulator
+) -> None:
+    x, t_x, T = simulate(truth, 3_000, 10)
+    model = model_class().fit(x, t_x, T)
+
+    def fn(p: Any, d: Any) -> Any:
+        return model._expected_purchases(p, d, 90.0)
+
+    every = model.predict_with_draws(fn, x, t_x, T, n_draws=30, random_state=4)
+    fast = model.quantiles_over_draws(fn, x, t_x, T, n_draws=30, random_state=4)
+    assert fast == pytest.approx(np.percentile(every, [5, 95], axis=0), rel=1e-12)

@@ -182,7 +182,7 @@ def predict_customers(
     clv = discounted * value
     low, high = clv.copy(), clv.copy()
     if n_draws > 0 and len(f):
-        draws = model.predict_with_draws(
+        lo_e, hi_e = model.quantiles_over_draws(
             lambda p, d: model._expected_purchases(p, d, horizon_days),
             f,
             r,
@@ -192,7 +192,6 @@ def predict_customers(
         )
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(expected > 0, discounted / expected, 0.0)
-        lo_e, hi_e = np.percentile(draws, [5, 95], axis=0)
         low, high = lo_e * ratio * value, hi_e * ratio * value
     start = pd.Timestamp(as_of)
     next_at = [
