@@ -137,7 +137,9 @@ def test_the_churn_classifier_sees_only_the_calibration_period(
 ) -> None:
     seen: dict[str, Any] = {}
 
-    def churn_scores(given: dict[str, ir.Table], *, as_of: date, horizon_days: int) -> Any:
+    def churn_scores(
+        given: dict[str, ir.Table], *, as_of: date, horizon_days: int, currency: str | None = None
+    ) -> Any:
         seen["last_order"] = given["orders"].ordered_at.max().to_pyarrow().as_py()
         seen["as_of"], seen["horizon"] = as_of, horizon_days
         summary = customer_summary(given["orders"], given["refunds"], as_of=as_of).to_pandas()

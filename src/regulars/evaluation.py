@@ -327,7 +327,11 @@ def _boundary_note(model: Any) -> str:
 
 
 def _churn_candidate(
-    tables: dict[str, ir.Table], calib: pd.DataFrame, cutoff: date, horizon: int
+    tables: dict[str, ir.Table],
+    calib: pd.DataFrame,
+    cutoff: date,
+    horizon: int,
+    currency: str | None = None,
 ) -> Candidate:
     try:
         churn_scores = _load("regulars.churn_scoring", "churn_scores")
@@ -335,7 +339,7 @@ def _churn_candidate(
         return Candidate("churn", "Churn classifier", "classifier", "unavailable", str(exc))
     started = time.perf_counter()
     try:
-        scores = churn_scores(tables, as_of=cutoff, horizon_days=horizon)
+        scores = churn_scores(tables, as_of=cutoff, horizon_days=horizon, currency=currency)
     except RegularsError as exc:
         return Candidate("churn", "Churn classifier", "classifier", "failed", exc.message)
     frame = scores.frame.to_pandas() if hasattr(scores.frame, "to_pandas") else scores.frame
@@ -484,6 +488,6 @@ def evaluate(
     if churn_classifier:
         step("churn classifier")
         seen = holdout.tables_as_of({**tables, "orders": orders, "refunds": refunds}, cutoff)
-        result.candidates.append(_churn_candidate(seen, calib, cutoff, horizon))
+        result.candidates.append(_churn_candidate(seen, calib, cutoff, horizon, currency))
     result.best, result.best_reason = _best(result.candidates)
     return result

@@ -31,6 +31,7 @@ import pandas as pd
 from regulars.analytics import kpis
 from regulars.analytics.holdout import calibration_holdout
 from regulars.analytics.summary import customer_summary
+from regulars.churn_scoring import churn_scores
 from regulars.errors import InputError, RegularsError
 from regulars.models.btyd.base import BTYDModel
 from regulars.models.clv import discount_schedule, predict_customers
@@ -165,17 +166,19 @@ def _spend_model(summary: pd.DataFrame) -> tuple[Any, str]:
 
 def _churn(
     tables: Mapping[str, ir.Table],
-    frame: pd.DataFrame,
     *,
     as_of: date,
     horizon_days: float,
+    currency: str,
+    btyd_model: str,
 ) -> tuple[pd.Series, str, str]:
-    fallback = pd.Series(frame["p_no_order"].to_numpy(), index=frame["customer_id"])
-    try:
-        module = importlib.import_module("regulars.churn_scoring")
-    except ImportError:  # pragma: no cover - the module ships with regulars
-        return fallback, "btyd", "P(no order in the horizon) of the BTYD model"
-    scores = module.churn_scores(tables, as_of=as_of, horizon_days=round(horizon_days))
+    scores = churn_scores(
+        tables,
+        as_of=as_of,
+        horizon_days=max(1, round(horizon_days)),
+        currency=currency,
+        btyd_model=btyd_model,
+    )
     risk = scores.frame.set_index("customer_id")["churn_risk"]
     return risk, str(scores.method), str(scores.reason)
 
@@ -292,7 +295,11 @@ def predict(
     if churn:
         step("churn risk")
         risk, churn_method, churn_reason = _churn(
-            tables, frame, as_of=as_of, horizon_days=horizon_days
+            tables,
+            as_of=as_of,
+            horizon_days=horizon_days,
+            currency=currency,
+            btyd_model=chosen,
         )
         frame["churn_risk"] = risk.reindex(frame["customer_id"]).to_numpy()
         frame["churn_risk"] = frame["churn_risk"].fillna(frame["p_no_order"])
