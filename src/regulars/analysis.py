@@ -280,7 +280,9 @@ def analyze(
         result.customers = _frame(table)
     result.segments = _frame(segment_counts(table, default_segments()))
     if predictions is not None:
-        from regulars.predict import predict
+        from regulars.predict import DEFINITIONS, predict
+
+        result.definitions.update(DEFINITIONS)
 
         result.predictions = predict(
             tables,

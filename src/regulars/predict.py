@@ -38,10 +38,31 @@ from regulars.models.clv import discount_schedule, predict_customers
 from regulars.models.select import Selection, model_class, select_model
 from regulars.models.units import horizon_label
 
-__all__ = ["PredictionOptions", "Predictions", "predict"]
+__all__ = ["DEFINITIONS", "PredictionOptions", "Predictions", "predict"]
 
 Progress = Callable[[str], None]
 VALUABLE_SHARE = 0.2
+
+DEFINITIONS = {
+    "expected orders": "Expected purchase days in the horizon after as_of, from the BTYD model "
+    "(BG/NBD, MBG/NBD or Pareto/NBD) fitted on every customer's (repeat purchase days, "
+    "days from first to last purchase, days from first purchase to as_of).",
+    "P(alive)": "The model's probability that a customer is still a customer at as_of. "
+    "BG/NBD gives 1 to customers without a repeat purchase; MBG/NBD and Pareto/NBD do not.",
+    "predicted CLV": "Expected net revenue over the horizon: expected purchases per month "
+    "x expected spend per purchase (Gamma-Gamma, times the share kept after refunds), "
+    "discounted at the yearly rate per month; the interval is the 5th-95th percentile over "
+    "the model's parameter uncertainty.",
+    "churn risk": "P(no order in the horizon) from a gradient-boosted classifier trained on "
+    "the store's own history (features one horizon earlier, label: no order since), "
+    "calibrated; small stores fall back to the BTYD model.",
+    "at risk": "A customer in the top 20% by net revenue whose churn risk is at least 50% "
+    "or whose P(alive) is at most 50%, ranked by value at risk = churn risk x net revenue "
+    "per day of tenure x the horizon.",
+    "model choice (auto)": "Each model is fitted on the history up to one horizon before "
+    "as_of and scored on that last horizon; the lowest mean absolute error per customer wins.",
+}
+"""Definitions of the predicted figures, shown by the report."""
 
 
 @dataclass(frozen=True)

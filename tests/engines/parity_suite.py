@@ -19,8 +19,9 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from regulars.analytics import clv, cohorts, customers, distributions, kpis, retention, rfm
+from regulars.analytics import clv, cohorts, customers, distributions, holdout, kpis, retention, rfm
 from regulars.analytics import segments as seg
+from regulars.analytics.churn_features import churn_features
 from regulars.analytics.summary import as_of_bounds, customer_summary, sales
 
 Tables = Mapping[str, ir.Table]
@@ -250,6 +251,25 @@ _ANALYTICS_CASES: list[ParityCase] = [
         "segments.segment_counts",
         lambda t, d: seg.segment_counts(_customer_table(t, d), seg.default_segments()),
         ("segment",),
+    ),
+    ParityCase(
+        "holdout.calibration_holdout",
+        lambda t, d: holdout.calibration_holdout(
+            *_args(t), cutoff=d - timedelta(days=91), horizon_days=91
+        ),
+        ("customer_id",),
+    ),
+    ParityCase(
+        "holdout.daily_repeat_purchases",
+        lambda t, d: holdout.daily_repeat_purchases(
+            t["orders"], cutoff=d - timedelta(days=91), horizon_days=91
+        ),
+        ("day",),
+    ),
+    ParityCase(
+        "churn_features.churn_features",
+        lambda t, d: churn_features(t["orders"], t["refunds"], t["events"], as_of=d),
+        ("customer_id",),
     ),
 ]
 ANALYTICS_CASES = [replace(case, mid_history=False) for case in _ANALYTICS_CASES]
