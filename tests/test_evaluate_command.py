@@ -7,16 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from regulars.cli import main
+from cli_support import run
 from regulars.simulate import simulate_store
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    captured = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cli_support import run
 from regulars import Workspace
 from regulars.cli import main
 from regulars.predict import predict
@@ -18,14 +19,6 @@ PREDICTED = [
     "model", "expected_orders", "p_alive", "churn_risk", "expected_next_order_at",
     "expected_spend", "clv", "clv_low", "clv_high", "at_risk",
 ]  # fmt: skip
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    captured = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from regulars.cli import main
+from cli_support import run
 from regulars.simulate import simulate_store
 
 REQUIRED_CUSTOMER_COLUMNS = [
@@ -17,14 +17,6 @@ REQUIRED_CUSTOMER_COLUMNS = [
     "recency_days", "t_days", "monetary_value", "r_score", "f_score", "m_score",
     "rfm_segment", "segments", "historic_clv",
 ]  # fmt: skip
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    captured = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ of cumulative repeat purchases and the definitions of every metric. Charts are i
 from __future__ import annotations
 
 from collections.abc import Callable
-from string import Template
 from typing import Any
 
 from regulars.evaluation import Candidate, Evaluation
@@ -26,31 +25,10 @@ from regulars.report.format import (
     fmt_pct,
     fmt_tick,
 )
-from regulars.report.render import CSS
+from regulars.report.render import render_page
 
 __all__ = ["render_evaluation", "sections"]
 
-PAGE = Template(
-    """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>$title</title>
-<style>$css</style>
-</head>
-<body>
-<header><h1>$title</h1><p>$subtitle</p></header>
-<nav>$nav</nav>
-<main>
-$sections
-</main>
-<footer>Made by regulars. Models fitted on the calibration period only; every amount is in
-$currency. Hover a chart's marks for exact values.</footer>
-</body>
-</html>
-"""
-)
 
 ACTUAL_BEFORE = "Actual, calibration"
 ACTUAL_AFTER = "Actual, holdout"
@@ -263,15 +241,12 @@ def render_evaluation(evaluation: Evaluation) -> str:
     e = evaluation
     parts = sections(e)
     store = f": {e.store}" if e.store else ""
-    return PAGE.substitute(
-        title=esc(f"Model evaluation{store}"),
-        css=CSS,
-        subtitle=esc(
-            f"calibration to {fmt_date(e.cutoff)} · holdout to {fmt_date(e.holdout_end)} "
-            f"({horizon_label(e.horizon_days)}) · {fmt_count(e.customers)} customers · "
-            f"figures in {e.currency}"
-        ),
-        nav="".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in parts),
-        sections="\n".join(s.html() for s in parts),
-        currency=esc(e.currency),
+    return render_page(
+        f"Model evaluation{store}",
+        f"calibration to {fmt_date(e.cutoff)} · holdout to {fmt_date(e.holdout_end)} "
+        f"({horizon_label(e.horizon_days)}) · {fmt_count(e.customers)} customers · "
+        f"figures in {e.currency}",
+        parts,
+        "Made by regulars. Models fitted on the calibration period only; every amount is "
+        f"in {e.currency}. Hover a chart's marks for exact values.",
     )

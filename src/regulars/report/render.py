@@ -5,11 +5,12 @@ from __future__ import annotations
 from string import Template
 
 from regulars.analysis import StoreAnalysis
+from regulars.report._html import Section
 from regulars.report._svg import esc
 from regulars.report.format import fmt_date
 from regulars.report.sections import SECTIONS
 
-__all__ = ["render_report"]
+__all__ = ["CSS", "render_page", "render_report"]
 
 CSS = """
 :root { color-scheme: light; }
@@ -62,17 +63,31 @@ PAGE = Template(
 <style>$css</style>
 </head>
 <body>
-<header><h1>$heading</h1><p>$subtitle</p></header>
+<header><h1>$title</h1><p>$subtitle</p></header>
 <nav>$nav</nav>
 <main>
 $sections
 </main>
-<footer>Made by regulars. Every figure is in $currency. Hover a chart's marks for exact values.
-</footer>
+<footer>$footer</footer>
 </body>
 </html>
 """
 )
+
+
+def render_page(title: str, subtitle: str, sections: list[Section], footer: str) -> str:
+    """Return a self-contained page: the report's styles, a navigation bar, the sections.
+
+    ``title``, ``subtitle`` and ``footer`` are plain text (escaped here).
+    """
+    return PAGE.substitute(
+        title=esc(title),
+        css=CSS,
+        subtitle=esc(subtitle),
+        nav="".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in sections),
+        sections="\n".join(s.html() for s in sections),
+        footer=esc(footer),
+    )
 
 
 def render_report(analysis: StoreAnalysis) -> str:
@@ -92,16 +107,13 @@ def render_report(analysis: StoreAnalysis) -> str:
         The HTML document.
     """
     sections = [render(analysis) for render in SECTIONS]
-    nav = "".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in sections)
     period = f"as of {fmt_date(analysis.as_of)}"
     if analysis.first_order_day:
         period = f"orders from {fmt_date(analysis.first_order_day)} to {fmt_date(analysis.as_of)}"
-    return PAGE.substitute(
-        title=esc(f"Retention report: {analysis.store}"),
-        css=CSS,
-        heading=esc(f"Retention report: {analysis.store}"),
-        subtitle=esc(f"{period} · figures in {analysis.currency}"),
-        nav=nav,
-        sections="\n".join(s.html() for s in sections),
-        currency=esc(analysis.currency),
+    return render_page(
+        f"Retention report: {analysis.store}",
+        f"{period} · figures in {analysis.currency}",
+        sections,
+        f"Made by regulars. Every figure is in {analysis.currency}. Hover a chart's marks "
+        "for exact values.",
     )
