@@ -92,6 +92,65 @@ class BGNBD(BTYDModel):
 
     def _loglik_rows(self, p: Params, data: CountData) -> tuple[FloatArray, dict[str, FloatArray]]:
         """Equation (6) of FHL 2005 (MBG/NBD: Batislam et al. 2007, eq. 6), and its gradient."""
+        if data.T_values is not None and all(np.ndim(v) == 0 for v in p.values()):
+            return self._loglik_by_value(p, data)
+        return self._loglik_by_row(p, data)
+
+    def _loglik_by_value(
+        self, p: Params, data: CountData
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """Compute what :meth:`_loglik_by_row` does, for scalar parameters, faster.
+
+        Terms of x alone are computed per distinct x, logs of alpha + T and alpha + t_x per
+        distinct value, and ll = const + A + log(1 + e^D) with D = B - A, the log-odds of
+        'dropped after the last purchase' (q = expit(D)).
+        """
+        r, alpha, a, b = (float(p[name]) for name in self.param_names)
+        e = self.extra
+        xv = data.x_values
+        assert data.T_index is not None and data.t_x_values is not None
+        assert data.T_values is not None and data.t_x_index is not None
+        has_second = (xv > 0) | (e == 1)
+        denominator = np.where(has_second, b + xv + e - 1, 1.0)
+        log_den = np.where(has_second, np.log(denominator), np.inf)
+        psi_ab = digamma(a + b)
+        psi_abx = digamma(a + b + xv + e)
+        per_x = np.stack(
+            [
+                gammaln(r + xv)
+                - gammaln(r)
+                + r * np.log(alpha)
+                + betaln(a, b + xv + e)
+                - betaln(a, b),
+                digamma(r + xv) - digamma(r) + np.log(alpha),
+                a * (psi_ab - psi_abx),
+                b * (digamma(b + xv + e) - psi_abx - digamma(b) + psi_ab),
+                b / denominator,
+                np.log(a) - log_den,
+            ]
+        )[:, data.x_index]
+        const, d_r_x, d_a_x, d_b_x, b_den, log_ratio = per_x
+        log_T = np.log(alpha + data.T_values)[data.T_index]
+        inv_T = (1 / (alpha + data.T_values))[data.T_index]
+        log_tx = np.log(alpha + data.t_x_values)[data.t_x_index]
+        inv_tx = (1 / (alpha + data.t_x_values))[data.t_x_index]
+        rx = r + data.x
+        gap = log_T - log_tx
+        odds = log_ratio + rx * gap  # D = B - A
+        q = expit(odds)
+        ll = const - rx * log_T + np.logaddexp(0.0, odds)
+        grads = {
+            "r": r * (d_r_x - log_T + q * gap),
+            "alpha": r - rx * alpha * (inv_T + q * (inv_tx - inv_T)),
+            "a": d_a_x + q,
+            "b": d_b_x - q * b_den,
+        }
+        return ll, grads
+
+    def _loglik_by_row(
+        self, p: Params, data: CountData
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """Equation (6) row by row: parameters may differ per row (covariates)."""
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         e = self.extra
         x = data.x

@@ -124,6 +124,9 @@ class CountData:
         The distinct (x, T) pairs (as positions of a row holding each) and, per row, the
         position of its pair: terms of a prediction that depend only on (x, T) (the 2F1 of
         BG/NBD's conditional expectation) are computed once per pair.
+    T_values, T_index, t_x_values, t_x_index
+        The distinct ages and recencies and each row's position among them: log(alpha + T)
+        and log(alpha + t_x) are computed once per distinct value in every likelihood call.
     """
 
     x: FloatArray
@@ -136,6 +139,10 @@ class CountData:
     inverse: IntArray
     xT_first: IntArray | None = None
     xT_index: IntArray | None = None
+    T_values: FloatArray | None = None
+    T_index: IntArray | None = None
+    t_x_values: FloatArray | None = None
+    t_x_index: IntArray | None = None
 
     @property
     def rows(self) -> int:
@@ -146,6 +153,12 @@ class CountData:
     def total_weight(self) -> float:
         """The number of customers (sum of weights)."""
         return float(self.weight.sum())
+
+    def subset(self, rows: IntArray, weight: FloatArray | None = None) -> CountData:
+        """Return these distinct rows alone, with their (or the given) weights."""
+        z = None if self.covariates is None else self.covariates[rows]
+        w = self.weight[rows] if weight is None else weight
+        return compress_counts(self.x[rows], self.t_x[rows], self.T[rows], w, z)
 
 
 def _integer_key(columns: list[FloatArray]) -> IntArray | None:
@@ -192,6 +205,8 @@ def compress_counts(
         )
     else:
         _, xT_first, xT_index = np.unique(pair_key, return_index=True, return_inverse=True)
+    T_values, T_index = np.unique(uT, return_inverse=True)
+    t_x_values, t_x_index = np.unique(t_x[first], return_inverse=True)
     return CountData(
         x=ux,
         t_x=t_x[first],
@@ -203,4 +218,8 @@ def compress_counts(
         inverse=inverse,
         xT_first=xT_first.astype(np.int64),
         xT_index=xT_index.reshape(-1).astype(np.int64),
+        T_values=T_values,
+        T_index=T_index.reshape(-1).astype(np.int64),
+        t_x_values=t_x_values,
+        t_x_index=t_x_index.reshape(-1).astype(np.int64),
     )
