@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from regulars.errors import InputError
 
@@ -161,19 +162,30 @@ class CountData:
         return compress_counts(self.x[rows], self.t_x[rows], self.T[rows], w, z)
 
 
-def _integer_key(columns: list[FloatArray]) -> IntArray | None:
-    """Pack whole-number columns into one int64 key, or ``None`` when they do not fit."""
+def _integer_key(columns: list[FloatArray]) -> tuple[IntArray, list[int]] | None:
+    """Pack whole-number columns into one int64 key (and its radices), or ``None``."""
     key = np.zeros(len(columns[0]), dtype=np.int64)
     span = 1
+    tops = []
     for column in columns:
-        if not np.array_equal(column, np.floor(column)):
+        if not np.array_equal(column, np.floor(column)) or (len(column) and column.min() < 0):
             return None
         top = int(column.max()) + 1 if len(column) else 1
         span *= top
         if span >= 2**62:
             return None
         key = key * top + column.astype(np.int64)
-    return key
+        tops.append(top)
+    return key, tops
+
+
+def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], IntArray]:
+    """Return the distinct values (in order of appearance) and each value's position.
+
+    Hashing (pandas), not sorting: a million rows in a few milliseconds.
+    """
+    codes, uniques = pd.factorize(values, sort=False)
+    return np.asarray(uniques), np.asarray(codes, dtype=np.int64)
 
 
 def compress_counts(
@@ -184,42 +196,51 @@ def compress_counts(
     covariates: FloatArray | None = None,
 ) -> CountData:
     """Merge identical rows, summing their weights (inputs already checked)."""
-    columns = [x, t_x, T]
-    if covariates is not None:
-        columns += [covariates[:, j] for j in range(covariates.shape[1])]
-    key = _integer_key(columns) if covariates is None else None
-    if key is not None:
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    packed = _integer_key([x, t_x, T]) if covariates is None else None
+    if packed is not None:
+        key, tops = packed
+        unique_keys, inverse = _factorize(key)
+        rest = unique_keys.astype(np.int64)
+        decoded = []
+        for top in reversed(tops):
+            decoded.append((rest % top).astype(np.float64))
+            rest = rest // top
+        ux, ut_x, uT = reversed(decoded)
+        uz = None
     else:
-        stacked = np.column_stack(columns)
-        _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1).astype(np.int64)
-    weight = np.bincount(inverse, weights=weights, minlength=len(first)).astype(np.float64)
-    ux = x[first]
-    x_values, x_index = np.unique(ux, return_inverse=True)
-    uT = T[first]
-    pair_key = _integer_key([ux, uT])
-    if pair_key is None:
+        columns = [x, t_x, T] + (
+            [covariates[:, j] for j in range(covariates.shape[1])] if covariates is not None else []
+        )
+        _, first, inverse = np.unique(
+            np.column_stack(columns), axis=0, return_index=True, return_inverse=True
+        )
+        inverse = inverse.reshape(-1).astype(np.int64)
+        ux, ut_x, uT = x[first], t_x[first], T[first]
+        uz = None if covariates is None else covariates[first]
+    weight = np.bincount(inverse, weights=weights, minlength=len(ux)).astype(np.float64)
+    x_values, x_index = _factorize(ux)
+    pairs = _integer_key([ux, uT])
+    if pairs is None:
         _, xT_first, xT_index = np.unique(
             np.column_stack([ux, uT]), axis=0, return_index=True, return_inverse=True
         )
     else:
-        _, xT_first, xT_index = np.unique(pair_key, return_index=True, return_inverse=True)
-    T_values, T_index = np.unique(uT, return_inverse=True)
-    t_x_values, t_x_index = np.unique(t_x[first], return_inverse=True)
+        _, xT_first, xT_index = np.unique(pairs[0], return_index=True, return_inverse=True)
+    T_values, T_index = _factorize(uT)
+    t_x_values, t_x_index = _factorize(ut_x)
     return CountData(
         x=ux,
-        t_x=t_x[first],
-        T=T[first],
+        t_x=ut_x,
+        T=uT,
         weight=weight,
-        covariates=None if covariates is None else covariates[first],
-        x_values=x_values,
-        x_index=x_index.reshape(-1).astype(np.int64),
+        covariates=uz,
+        x_values=x_values.astype(np.float64),
+        x_index=x_index,
         inverse=inverse,
         xT_first=xT_first.astype(np.int64),
         xT_index=xT_index.reshape(-1).astype(np.int64),
-        T_values=T_values,
-        T_index=T_index.reshape(-1).astype(np.int64),
-        t_x_values=t_x_values,
-        t_x_index=t_x_index.reshape(-1).astype(np.int64),
+        T_values=T_values.astype(np.float64),
+        T_index=T_index,
+        t_x_values=t_x_values.astype(np.float64),
+        t_x_index=t_x_index,
     )
