@@ -109,3 +109,13 @@ def test_customers_table_carries_the_predictions(
     frame = pd.read_csv(out)
     assert set(PREDICTED) <= set(frame.columns)
     assert frame["clv"].notna().all()
+
+
+def test_predictions_can_be_left_out(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "c.parquet"
+    code, _, err = run(["customers", str(store), "--out", str(out), "--no-predictions"], capsys)
+    assert code == 0, err
+    frame = pd.read_parquet(out)
+    assert "clv" not in frame.columns and "historic_clv" in frame.columns

@@ -63,6 +63,13 @@ ModelOption = Annotated[
         "bgnbd, mbgnbd or paretonbd."
     ),
 ]
+PredictOption = Annotated[
+    bool,
+    typer.Option(
+        "--predictions/--no-predictions",
+        help="Also predict every customer (BTYD model, CLV, churn risk); off is faster.",
+    ),
+]
 DiscountOption = Annotated[
     float,
     typer.Option("--discount-rate", help="CLV's discount rate per YEAR, e.g. 0.1 for 10%."),
@@ -169,6 +176,7 @@ def report(
     horizon: HorizonOption = "12m",
     model: ModelOption = "auto",
     discount_rate: DiscountOption = 0.1,
+    predictions: PredictOption = True,
 ) -> None:
     """Build the retention report: KPIs, churn, cohorts, LTV, RFM, predictions, what to do.
 
@@ -185,7 +193,9 @@ def report(
         currency=currency,
         engine=engine,
         spark_master=spark_master,
-        predictions=PredictionOptions(parse_horizon(horizon), model, discount_rate),
+        predictions=(
+            PredictionOptions(parse_horizon(horizon), model, discount_rate) if predictions else None
+        ),
     )
     _write_text(out_file, render_report(analysis))
     if json_file is not None:
@@ -212,6 +222,7 @@ def customers(
     horizon: HorizonOption = "12m",
     model: ModelOption = "auto",
     discount_rate: DiscountOption = 0.1,
+    predictions: PredictOption = True,
 ) -> None:
     """Export the customer table: RFM, segments, historic CLV and the predictions.
 
@@ -228,7 +239,9 @@ def customers(
         engine=engine,
         spark_master=spark_master,
         include_customers=True,
-        predictions=PredictionOptions(parse_horizon(horizon), model, discount_rate),
+        predictions=(
+            PredictionOptions(parse_horizon(horizon), model, discount_rate) if predictions else None
+        ),
     )
     _write_table(analysis.customers, out_file)
     out.print(
