@@ -295,3 +295,15 @@ def test_online_retail_13_weeks(online_retail: Workspace) -> None:
     assert got["auc"] >= 0.734
     assert got["auc"] > got["btyd_expected_auc"]
     assert got["brier"] < got["btyd_brier"] - 0.004
+
+
+def test_a_big_training_set_is_sampled_and_said() -> None:
+    rng = np.random.default_rng(3)
+    n = 3_000
+    features = pd.DataFrame({"days_since_last_order": rng.integers(0, 400, n).astype(float)})
+    churned = (features["days_since_last_order"] + rng.normal(0, 80, n) > 200).astype(int)
+    model = ChurnClassifier(max_train_customers=1_000).fit(features, churned)
+    assert model.method_ == "gradient-boosting"
+    assert "a random 1,000 of them" in model.reason_
+    risk = model.predict_risk(features)
+    assert risk.shape == (n,) and ((risk >= 0) & (risk <= 1)).all()

@@ -163,6 +163,9 @@ class ChurnClassifier:
         :data:`SINGLE_THREAD_BELOW` customers, all cores above. On a store's few thousand
         customers threads only add synchronisation, and on a busy machine OpenMP's
         spinning threads made a 0.2-second fit take 15 seconds.
+    max_train_customers
+        Above this many training customers, the booster learns on a random part of this
+        size (seeded by ``random_state``): a million customers cost what 200,000 do.
 
     Notes
     -----
@@ -202,7 +205,9 @@ class ChurnClassifier:
         cv: int = 5,
         btyd_column: str = "btyd_p_no_purchase",
         n_threads: int | None = None,
+        max_train_customers: int = 200_000,
     ) -> None:
+        self.max_train_customers = max_train_customers
         self.min_customers = min_customers
         self.random_state = random_state
         self.learning_rate = learning_rate
@@ -261,8 +266,13 @@ class ChurnClassifier:
         if n >= self.min_customers and smallest >= MIN_CLASS_CUSTOMERS:
             self._fit_boosting(x, y)
             self.method_: Method = "gradient-boosting"
+            sampled = (
+                f" (a random {self.max_train_customers:,} of them)"
+                if n > self.max_train_customers
+                else ""
+            )
             self.reason_ = (
-                f"Gradient boosting on {n:,} training customers "
+                f"Gradient boosting on {n:,} training customers{sampled} "
                 f"({churners:,} churned, {n - churners:,} bought again), "
                 f"calibrated ({self.calibration}, {self.cv} folds)."
             )
@@ -306,6 +316,10 @@ class ChurnClassifier:
         )
         folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
         values = x.to_numpy(dtype=np.float64, na_value=np.nan)
+        if len(values) > self.max_train_customers:  # a random part learns as well, faster
+            rng = np.random.default_rng(self.random_state)
+            keep = np.sort(rng.choice(len(values), self.max_train_customers, replace=False))
+            values, y = values[keep], y[keep]
         self.model_ = CalibratedClassifierCV(booster, method=self.calibration, cv=folds)
         with self._threads(len(values)):
             self.model_.fit(values, y)
