@@ -119,3 +119,11 @@ def test_predictions_can_be_left_out(
     assert code == 0, err
     frame = pd.read_parquet(out)
     assert "clv" not in frame.columns and "historic_clv" in frame.columns
+
+
+def test_a_short_history_says_why_it_picks_mbgnbd(store: Path) -> None:
+    ws = Workspace(store)
+    tables = {n: ws.table(n) for n in ("orders", "refunds", "order_lines", "customers", "events")}
+    result = predict(tables, as_of=date(2024, 9, 30), horizon_days=365, churn=False, n_draws=0)
+    assert result.model == "MBG/NBD"
+    assert "too short to hold out 365 days" in result.model_reason

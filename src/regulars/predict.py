@@ -17,7 +17,6 @@ columns of :mod:`regulars.models.clv` plus ``churn_risk``, ``churn_method``,
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -32,8 +31,9 @@ from regulars.analytics import kpis
 from regulars.analytics.holdout import calibration_holdout
 from regulars.analytics.summary import customer_summary
 from regulars.churn_scoring import churn_scores
-from regulars.errors import InputError, RegularsError
+from regulars.errors import InputError, ModelError, RegularsError
 from regulars.models.btyd.base import BTYDModel
+from regulars.models.btyd.gammagamma import GammaGamma
 from regulars.models.clv import discount_schedule, predict_customers
 from regulars.models.select import Selection, model_class, select_model
 from regulars.models.units import horizon_label
@@ -162,9 +162,10 @@ def _choose(
     cutoff = as_of - timedelta(days=days)
     if (cutoff - first_day).days < days:
         return Selection(
-            "bgnbd",
-            f"bgnbd: the history ({(as_of - first_day).days} days) is too short to hold out "
-            f"{horizon_label(horizon_days)} and still fit on as long a period",
+            "mbgnbd",
+            f"mbgnbd: the history ({(as_of - first_day).days} days) is too short to hold out "
+            f"{horizon_label(horizon_days)} and still fit on as long a period; MBG/NBD, unlike "
+            "BG/NBD, does not take every one-time buyer for alive",
         )
     split: pd.DataFrame = calibration_holdout(
         orders, refunds, cutoff=cutoff, horizon_days=days
@@ -173,13 +174,9 @@ def _choose(
     return select_model(split, split["holdout_purchases"], horizon_days=float(days), period=period)
 
 
-def _spend_model(summary: pd.DataFrame) -> tuple[Any, str]:
+def _spend_model(summary: pd.DataFrame) -> tuple[GammaGamma | None, str]:
     try:
-        module = importlib.import_module("regulars.models.btyd.gammagamma")
-    except ImportError:  # pragma: no cover - the module ships with regulars
-        return None, "own mean spend"
-    try:
-        model = module.GammaGamma().fit(summary["frequency"], summary["monetary_value"])
+        model = GammaGamma().fit(summary["frequency"], summary["monetary_value"])
     except RegularsError as exc:
         return None, f"own mean spend (Gamma-Gamma could not be fitted: {exc.message})"
     return model, "Gamma-Gamma"
@@ -193,13 +190,16 @@ def _churn(
     currency: str,
     btyd_model: str,
 ) -> tuple[pd.Series, str, str]:
-    scores = churn_scores(
-        tables,
-        as_of=as_of,
-        horizon_days=max(1, round(horizon_days)),
-        currency=currency,
-        btyd_model=btyd_model,
-    )
+    try:
+        scores = churn_scores(
+            tables,
+            as_of=as_of,
+            horizon_days=max(1, round(horizon_days)),
+            currency=currency,
+            btyd_model=btyd_model,
+        )
+    except ModelError as exc:  # the model's own P(no order) stands in (predict says so)
+        return pd.Series(dtype=float), "btyd", f"the classifier could not be trained: {exc.message}"
     risk = scores.frame.set_index("customer_id")["churn_risk"]
     return risk, str(scores.method), str(scores.reason)
 

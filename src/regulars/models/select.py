@@ -4,7 +4,7 @@
 before ``as_of``, predicts the purchases of that last horizon, and keeps the model with
 the lowest mean absolute error per customer (ties: the smaller total bias). The winner
 is then refitted on the whole history. Candidates that do not converge are reported and
-skipped; when the history is too short for a holdout, BG/NBD is used and the reason
+skipped; when the history is too short for a holdout, MBG/NBD is used and the reason
 says so.
 
 No I/O: the caller passes the calibration summary and the holdout purchases.
