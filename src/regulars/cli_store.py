@@ -138,6 +138,15 @@ def _analyze(
     return _on_store(data, run, engine=engine, spark_master=spark_master, steps=16)
 
 
+def _prediction_options(
+    wanted: bool, horizon: str, model: str, discount_rate: float
+) -> PredictionOptions | None:
+    """Return the options of --predictions (None with --no-predictions)."""
+    from regulars.predict import PredictionOptions
+
+    return PredictionOptions(parse_horizon(horizon), model, discount_rate) if wanted else None
+
+
 def _table_out(out_file: Path) -> None:
     if out_file.suffix not in (".parquet", ".csv"):
         raise ConfigError(
@@ -184,7 +193,6 @@ def report(
     numbers for machines.
     """
     from regulars.analysis import analysis_to_json
-    from regulars.predict import PredictionOptions
     from regulars.report import render_report
 
     analysis = _analyze(
@@ -193,9 +201,7 @@ def report(
         currency=currency,
         engine=engine,
         spark_master=spark_master,
-        predictions=(
-            PredictionOptions(parse_horizon(horizon), model, discount_rate) if predictions else None
-        ),
+        predictions=_prediction_options(predictions, horizon, model, discount_rate),
     )
     _write_text(out_file, render_report(analysis))
     if json_file is not None:
@@ -229,8 +235,6 @@ def customers(
     Predicted columns: model, expected_orders, p_alive, churn_risk, expected_next_order_at,
     expected_spend, clv, clv_low, clv_high, at_risk (see docs/predictions.md).
     """
-    from regulars.predict import PredictionOptions
-
     _table_out(out_file)
     analysis = _analyze(
         data,
@@ -239,9 +243,7 @@ def customers(
         engine=engine,
         spark_master=spark_master,
         include_customers=True,
-        predictions=(
-            PredictionOptions(parse_horizon(horizon), model, discount_rate) if predictions else None
-        ),
+        predictions=_prediction_options(predictions, horizon, model, discount_rate),
     )
     _write_table(analysis.customers, out_file)
     out.print(
