@@ -178,3 +178,22 @@ def test_quantiles_over_draws_equal_those_of_every_draw(
     every = model.predict_with_draws(fn, x, t_x, T, n_draws=30, random_state=4)
     fast = model.quantiles_over_draws(fn, x, t_x, T, n_draws=30, random_state=4)
     assert fast == pytest.approx(np.percentile(every, [5, 95], axis=0), rel=1e-12)
+
+
+@pytest.mark.parametrize(("model_class", "truth", "simulate"), CASES)
+def test_predict_all_equals_the_single_predictions(
+    model_class: type[BTYDModel], truth: dict[str, float], simulate: Simulator
+) -> None:
+    x, t_x, T = simulate(truth, 2_000, 12)
+    model = model_class().fit(x, t_x, T)
+    every = model.predict_all(x, t_x, T, horizon=90, at=[30, 90])
+    assert every["expected_purchases"] == pytest.approx(
+        model.expected_purchases(x, t_x, T, horizon=90), rel=1e-12
+    )
+    assert every["probability_alive"] == pytest.approx(model.probability_alive(x, t_x, T))
+    assert every["probability_no_purchase"] == pytest.approx(
+        model.probability_no_purchase(x, t_x, T, horizon=90)
+    )
+    wait = model.time_to_next_purchase(x, t_x, T)
+    assert np.array_equal(np.isnan(every["time_to_next_purchase"]), np.isnan(wait))
+    assert every["expected_purchases_at"][1] == pytest.approx(every["expected_purchases"])

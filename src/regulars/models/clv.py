@@ -103,13 +103,14 @@ def discounted_purchases(
 ) -> FloatArray:
     """Return the discounted expected purchases over the horizon (see the module)."""
     ends, factors = discount_schedule(horizon_days, annual_rate)
-    total = np.zeros(len(np.asarray(frequency)))
-    before = np.zeros_like(total)
-    for end, factor in zip(ends, factors, strict=True):
-        now = model.expected_purchases(frequency, recency, T, horizon=float(end))
-        total += (now - before) * factor
-        before = now
-    return total
+    at = model.predict_all(frequency, recency, T, horizon=horizon_days, at=ends)
+    return _discount(at["expected_purchases_at"], factors)
+
+
+def _discount(expected_at: FloatArray, factors: FloatArray) -> FloatArray:
+    """Sum each period's expected purchases (E[Y(t_k)] - E[Y(t_k-1)]) times its factor."""
+    increments = np.diff(expected_at, axis=0, prepend=np.zeros((1, expected_at.shape[1])))
+    return np.asarray(factors @ increments)
 
 
 def _spend(summary: pd.DataFrame, spend_model: SpendModel | None) -> tuple[FloatArray, FloatArray]:
@@ -170,15 +171,13 @@ def predict_customers(
     f = summary["frequency"].to_numpy(dtype=float)
     r = summary["recency_days"].to_numpy(dtype=float)
     T = summary["t_days"].to_numpy(dtype=float)
-    expected = model.expected_purchases(f, r, T, horizon=horizon_days)
-    alive = model.probability_alive(f, r, T)
-    quiet = model.probability_no_purchase(f, r, T, horizon=horizon_days)
-    wait = model.time_to_next_purchase(f, r, T, probability=0.5)
+    ends, factors = discount_schedule(horizon_days, annual_discount_rate)
+    every = model.predict_all(f, r, T, horizon=horizon_days, at=ends, probability=0.5)
+    expected, alive = every["expected_purchases"], every["probability_alive"]
+    quiet, wait = every["probability_no_purchase"], every["time_to_next_purchase"]
     spend, kept = _spend(summary, spend_model)
     value = spend * kept
-    discounted = discounted_purchases(
-        model, f, r, T, horizon_days=horizon_days, annual_rate=annual_discount_rate
-    )
+    discounted = _discount(every["expected_purchases_at"], factors)
     clv = discounted * value
     low, high = clv.copy(), clv.copy()
     if n_draws > 0 and len(f):

@@ -238,6 +238,38 @@ class BTYDModel(MLEModel):
             lo = np.where(ok, lo, mid)
         return np.asarray(np.where(reached, np.exp(hi), np.nan))
 
+    def predict_all(
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        *,
+        horizon: float,
+        at: Any = (),
+        probability: float = 0.5,
+        covariates: Any = None,
+    ) -> dict[str, FloatArray]:
+        """Return every per-customer prediction from one pass over the distinct histories.
+
+        Keys: ``expected_purchases``, ``probability_alive`` and ``probability_no_purchase``
+        (over ``horizon``), ``time_to_next_purchase`` (at ``probability``), and
+        ``expected_purchases_at`` (one row per time in ``at``): what the methods of the same
+        names give, with the inputs checked and merged once instead of once per method.
+        """
+        t = self._horizon(horizon)
+        times = [self._horizon(v) for v in np.atleast_1d(np.asarray(at, dtype=np.float64))]
+        data, p = self._prepare(frequency, recency, T, covariates)
+        spread = data.inverse
+        return {
+            "expected_purchases": self._expected_purchases(p, data, t)[spread],
+            "probability_alive": self._probability_alive(p, data)[spread],
+            "probability_no_purchase": self._probability_no_purchase(p, data, t)[spread],
+            "time_to_next_purchase": self._time_to_next(p, data, probability)[spread],
+            "expected_purchases_at": np.array(
+                [self._expected_purchases(p, data, v)[spread] for v in times]
+            ).reshape(len(times), len(spread)),
+        }
+
     def predict_with_draws(
         self,
         fn: Callable[[Params, CountData], FloatArray],
