@@ -127,3 +127,14 @@ def test_a_short_history_says_why_it_picks_mbgnbd(store: Path) -> None:
     result = predict(tables, as_of=date(2024, 9, 30), horizon_days=365, churn=False, n_draws=0)
     assert result.model == "MBG/NBD"
     assert "too short to hold out 365 days" in result.model_reason
+
+
+def test_at_risk_are_valuable_risky_and_ranked_by_value_lost(store: Path) -> None:
+    ws = Workspace(store)
+    tables = {n: ws.table(n) for n in ("orders", "refunds", "order_lines", "customers", "events")}
+    frame = predict(tables, horizon_days=91, model="bgnbd", n_draws=0).frame
+    risky = frame[frame["at_risk"]].sort_values("at_risk_rank")
+    assert len(risky) > 0
+    assert list(risky["at_risk_rank"]) == list(range(1, len(risky) + 1))
+    assert risky["value_at_risk"].is_monotonic_decreasing
+    assert ((risky["churn_risk"] >= 0.5) | (risky["p_alive"] <= 0.5)).all()

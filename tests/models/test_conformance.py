@@ -197,3 +197,15 @@ def test_predict_all_equals_the_single_predictions(
     wait = model.time_to_next_purchase(x, t_x, T)
     assert np.array_equal(np.isnan(every["time_to_next_purchase"]), np.isnan(wait))
     assert every["expected_purchases_at"][1] == pytest.approx(every["expected_purchases"])
+
+
+@pytest.mark.parametrize(("model_class", "truth", "simulate"), CASES)
+def test_every_start_reaches_the_same_maximum(
+    model_class: type[BTYDModel], truth: dict[str, float], simulate: Simulator
+) -> None:
+    x, t_x, T = simulate(truth, 3_000, 13)
+    first = model_class().fit(x, t_x, T)
+    every = model_class(all_starts=True, n_starts=4, random_state=7).fit(x, t_x, T)
+    assert every.loglik_ >= first.loglik_ - 1e-6
+    for name in model_class.param_names:
+        assert every.params_[name] == pytest.approx(first.params_[name], rel=1e-4)
