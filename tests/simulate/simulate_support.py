@@ -31,6 +31,9 @@ class Store:
     def truth(self) -> pd.DataFrame:
         return pq.read_table(self.path / "truth" / "customers.parquet").to_pandas()
 
+    def affinity(self) -> pd.DataFrame:
+        return pq.read_table(self.path / "truth" / "category_affinity.parquet").to_pandas()
+
     def repeats_in_data(self) -> pd.Series:
         """Per customer, from the orders: non-cancelled orders minus one."""
         orders = self.table("orders")

@@ -13,7 +13,7 @@ import pytest
 from simulate_support import OBSERVATION_END, START_TS, Store
 
 from regulars.schema import ORDER_STATUSES, TABLES
-from regulars.simulate.writer import TRUTH_SCHEMA
+from regulars.simulate.writer import CATEGORY_AFFINITY_SCHEMA, TRUTH_SCHEMA
 
 
 @pytest.mark.parametrize("name", list(TABLES))
@@ -25,6 +25,10 @@ def test_schemas_are_exactly_the_canonical_ones(small_store: Store, name: str) -
 def test_truth_schema(small_store: Store) -> None:
     schema = pq.read_schema(small_store.path / "truth" / "customers.parquet")
     assert schema.equals(TRUTH_SCHEMA, check_metadata=True)
+    schema = pq.read_schema(small_store.path / "truth" / "category_affinity.parquet")
+    assert schema.equals(CATEGORY_AFFINITY_SCHEMA, check_metadata=True)
+    for field in (*TRUTH_SCHEMA, *CATEGORY_AFFINITY_SCHEMA):
+        assert field.metadata[b"doc"], field.name
 
 
 def test_manifest_counts_the_rows(small_store: Store) -> None:

@@ -36,6 +36,7 @@ def test_same_seed_gives_identical_files(tmp_path: Path) -> None:
         "orders.parquet",
         "products.parquet",
         "refunds.parquet",
+        "truth/category_affinity.parquet",
         "truth/customers.parquet",
         "truth/params.json",
     ]
@@ -49,6 +50,7 @@ def test_same_seed_gives_identical_files(tmp_path: Path) -> None:
         "customers.parquet",
         "events.parquet",
         "truth/customers.parquet",
+        "truth/category_affinity.parquet",
     ):
         assert c[name] != a[name], name
     assert other.seed == 5
@@ -60,7 +62,8 @@ def test_optional_outputs_do_not_change_the_others(tmp_path: Path) -> None:
     full, lean = _files(tmp_path / "full"), _files(tmp_path / "lean")
     for name in ("orders.parquet", "order_lines.parquet", "customers.parquet", "refunds.parquet"):
         assert full[name] == lean[name], name
-    assert full["truth/customers.parquet"] == lean["truth/customers.parquet"]
+    for name in ("truth/customers.parquet", "truth/category_affinity.parquet"):
+        assert full[name] == lean[name], name
     assert "order_lines.csv" not in lean
     assert summary.events == 0
     assert json.loads(lean["manifest.json"])["counts"]["events"] == 0

@@ -2,8 +2,10 @@
 
 :func:`simulate_store` writes a directory of canonical tables (``orders``, ``order_lines``,
 ``customers``, ``products``, ``refunds``, ``events``) that is itself a valid import source,
-together with the ground truth of every customer (latent purchase rate, dropout probability,
-alive or not, future purchases) in ``truth/``.
+together with the ground truth of every customer in ``truth/``: ``customers.parquet`` (latent
+purchase rate, dropout probability, alive or not, future purchases, staple product and its
+repurchase cycle), ``category_affinity.parquet`` (the true category affinity, one row per
+customer and category) and ``params.json`` (the population parameters).
 
 Examples
 --------

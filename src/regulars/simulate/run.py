@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from regulars.errors import ConfigError
 from regulars.schema import TIMESTAMP
-from regulars.simulate.catalogue import build_catalogue
+from regulars.simulate.catalogue import CATEGORIES, Catalogue, build_catalogue
 from regulars.simulate.columns import timestamps
 from regulars.simulate.customers import CustomerBatch, arrival_quantiles, draw_customers
 from regulars.simulate.events import plan_sessions
@@ -71,7 +71,9 @@ def _check_int(name: str, value: object, low: int, high: int, example: str) -> i
     return int(value)
 
 
-def _truth_table(customers: CustomerBatch, purchases: Purchases, period: Period) -> pa.Table:
+def _truth_table(
+    customers: CustomerBatch, purchases: Purchases, period: Period, catalogue: Catalogue
+) -> pa.Table:
     dropped = ~np.isnan(purchases.dropout_time)
     dropped_seconds = np.floor(np.where(dropped, purchases.dropout_time, 0) * 86400)
     return pa.table(
@@ -90,6 +92,20 @@ def _truth_table(customers: CustomerBatch, purchases: Purchases, period: Period)
             ),
             "repeat_purchases": pa.array(purchases.observed_repeats),
             "future_purchases": pa.array(purchases.future_repeats),
+            "staple_product_id": pa.array(catalogue.product_id).take(pa.array(customers.staple)),
+            "staple_cycle_days": pa.array(catalogue.cycle_days[customers.staple]),
+        }
+    )
+
+
+def _affinity_table(customers: CustomerBatch) -> pa.Table:
+    """Long format of the customers' category affinities: one row per positive affinity."""
+    who, category = np.nonzero(customers.affinity > 0)  # by customer, then category
+    return pa.table(
+        {
+            "customer_id": customers.customer_id.take(pa.array(who)),
+            "category": pa.array([c.name for c in CATEGORIES]).take(pa.array(category)),
+            "affinity": pa.array(customers.affinity[who, category]),
         }
     )
 
@@ -208,7 +224,8 @@ def simulate_store(
             writer.write("customers", batch.table)
             for name, table in orders.tables(batch, catalogue, period, params.currency).items():
                 writer.write(name, table)
-            writer.write_truth(_truth_table(batch, purchases, period))
+            writer.write_truth(_truth_table(batch, purchases, period, catalogue))
+            writer.write_affinity(_affinity_table(batch))
             if lines_csv:
                 writer.write_csv(orders.csv_table(batch, catalogue, period, params.currency))
             n_orders += orders.size

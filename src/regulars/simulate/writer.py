@@ -27,6 +27,7 @@ from regulars.errors import ConfigError
 from regulars.schema import TABLES, TIMESTAMP, conform
 
 __all__ = [
+    "CATEGORY_AFFINITY_SCHEMA",
     "CSV_SCHEMA",
     "GENERATOR",
     "MANIFEST_FORMAT",
@@ -73,10 +74,41 @@ TRUTH_SCHEMA = pa.schema(
             pa.int64(),
             "Purchases in the horizon after the observation period (not in the data).",
         ),
+        _field(
+            "staple_product_id",
+            pa.string(),
+            "The customer's staple: an active consumable (same id as in products and "
+            "order_lines) added to a basket with a probability that peaks when the time since "
+            "the previous purchase is near its repurchase cycle.",
+        ),
+        _field(
+            "staple_cycle_days",
+            pa.float64(),
+            "Repurchase cycle of the staple, in days (the cycle of its category).",
+        ),
     ],
     metadata={"doc": "Ground truth of the simulated customers, one row per customer."},
 )
 """Schema of ``truth/customers.parquet``."""
+
+CATEGORY_AFFINITY_SCHEMA = pa.schema(
+    [
+        _field("customer_id", pa.string(), "The customer (same id as in customers and orders)."),
+        _field("category", pa.string(), "The category (as in products and order_lines)."),
+        _field(
+            "affinity",
+            pa.float64(),
+            "Probability that a product drawn into the customer's baskets (besides the staple) "
+            "is of this category; gifts weigh three times more in the gift season. A "
+            "customer's rows sum to 1.",
+        ),
+    ],
+    metadata={
+        "doc": "True category affinity of the simulated customers: one row per customer and "
+        "category with a positive affinity, in the order of the customers."
+    },
+)
+"""Schema of ``truth/category_affinity.parquet``."""
 
 CSV_SCHEMA = pa.schema(
     [
@@ -102,7 +134,7 @@ _KNOWN_ENTRIES = frozenset(
 # Columns with few distinct values get dictionary encoding; ids and JSON text do not.
 _DICTIONARY_COLUMNS = frozenset(
     {"type", "currency", "status", "channel", "source_name", "product_id", "sku", "name"}
-    | {"category", "country", "city", "gender", "first_name", "reason"}
+    | {"category", "country", "city", "gender", "first_name", "reason", "staple_product_id"}
 )
 
 
@@ -189,6 +221,9 @@ class StoreWriter:
             for name in _TABLE_NAMES
         }
         self._truth = _parquet_writer(self.staging / "truth" / "customers.parquet", TRUTH_SCHEMA)
+        self._affinity = _parquet_writer(
+            self.staging / "truth" / "category_affinity.parquet", CATEGORY_AFFINITY_SCHEMA
+        )
         self._csv: pcsv.CSVWriter | None = None
         if lines_csv:
             options = pcsv.WriteOptions(quoting_style="none", quoting_header="none")
@@ -253,6 +288,17 @@ class StoreWriter:
         """
         self._submit(self._truth, table.select(TRUTH_SCHEMA.names).cast(TRUTH_SCHEMA))
 
+    def write_affinity(self, table: pa.Table) -> None:
+        """Append rows of ``truth/category_affinity.parquet``.
+
+        Parameters
+        ----------
+        table
+            Rows with the columns of :data:`CATEGORY_AFFINITY_SCHEMA`.
+        """
+        schema = CATEGORY_AFFINITY_SCHEMA
+        self._submit(self._affinity, table.select(schema.names).cast(schema))
+
     def write_csv(self, table: pa.Table) -> None:
         """Append rows of ``order_lines.csv`` (ignored unless the writer was asked for it).
 
@@ -270,7 +316,7 @@ class StoreWriter:
         self._open = False
         self._queue.put(None)
         self._thread.join()
-        for writer in (*self._parquet.values(), self._truth):
+        for writer in (*self._parquet.values(), self._truth, self._affinity):
             writer.close()
         if self._csv is not None:
             self._csv.close()

@@ -1,0 +1,1 @@
+"""Recommendations: buy-again, cross-sell, fallbacks, offers, and their evaluation."""

@@ -1,0 +1,270 @@
+"""Candidates and their features: what the ranker scores for each customer.
+
+:class:`State` is what a fit keeps: the per-customer history (:mod:`.history`), the TIFU
+vectors and neighbourhoods (:mod:`.tifu`), store-wide item figures and the category
+shares. :func:`candidates` proposes, for a set of customers, the products worth scoring:
+
+- ``buy_again``: what they bought before (the ``personal`` best by TIFU weight);
+- ``cross_sell``: the best of the item neighbourhood (``u @ S``) and, on stores small enough
+  for a customer-customer search, of the nearest customers' mean vector (TIFU-KNN);
+- ``category``: the most bought products of their favourite category;
+- ``popular``: the store's most bought and trending products;
+
+keeping only recommendable products, and :func:`features` describes each (customer,
+product) pair with the columns of :data:`FEATURES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from regulars.recommend.baskets import Baskets
+from regulars.recommend.history import (
+    ItemStats,
+    PersonalHistory,
+    buy_again_score,
+    store_cycle_days,
+)
+from regulars.recommend.tifu import (
+    TifuParams,
+    item_neighbours,
+    tifu_weights,
+    top_per_row,
+    user_neighbours,
+)
+
+__all__ = ["FEATURES", "SOURCES", "Candidates", "State", "candidates", "features"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+SOURCES = ("buy_again", "cross_sell", "category", "popular")
+"""Where a candidate came from, as bit flags in this order (the first that applies names it)."""
+
+FEATURES = (
+    "bought",
+    "count",
+    "share",
+    "last_days",
+    "cycle_days",
+    "due",
+    "buy_again",
+    "tifu",
+    "item_knn",
+    "user_knn",
+    "popularity",
+    "trend",
+    "repeat_rate",
+    "category_share",
+    "baskets",
+    "days_since_last",
+    "basket_size",
+)
+"""The ranker's features, in column order."""
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything a fit keeps about the store's history."""
+
+    history: PersonalHistory
+    items: ItemStats
+    vectors: sp.csr_matrix
+    item_similarity: sp.csr_matrix
+    user_mean: sp.csr_matrix | None
+    category: IntArray
+    category_share: sp.csr_matrix
+    recommendable: BoolArray
+    baskets: IntArray
+    days_since_last: FloatArray
+    basket_size: FloatArray
+    store_cycle_days: float
+
+    @classmethod
+    def build(
+        cls,
+        baskets: Baskets,
+        *,
+        category: IntArray,
+        recommendable: BoolArray,
+        tifu: TifuParams,
+        item_neighbours_kept: int,
+        max_knn_customers: int,
+        min_cycle_buyers: int = 3,
+    ) -> State:
+        """Build the state from baskets and the catalogue's codes (aligned with item ids)."""
+        history = PersonalHistory.build(baskets, tifu_weights(baskets, tifu))
+        items = ItemStats.build(baskets, history, min_cycle_buyers)
+        vectors = history.matrix(history.tifu)
+        n_users = int(np.count_nonzero(vectors.getnnz(axis=1)))
+        user_mean = None
+        if 0 < n_users <= max_knn_customers and tifu.neighbours > 0:
+            user_mean = user_neighbours(vectors, tifu.neighbours)
+        n_categories = int(category.max(initial=-1)) + 1
+        known = category >= 0
+        membership = sp.csr_matrix(
+            (np.ones(int(known.sum())), (np.flatnonzero(known), category[known])),
+            shape=(baskets.n_items, max(n_categories, 1)),
+        )
+        per_category = sp.csr_matrix(vectors @ membership)
+        totals = np.asarray(vectors.sum(axis=1)).ravel()
+        scale = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
+        count = baskets.baskets_per_customer().astype(float)
+        seen_age = np.full(baskets.n_customers, np.inf)
+        np.minimum.at(seen_age, baskets.customer, baskets.age_days)
+        lines = np.bincount(baskets.customer, minlength=baskets.n_customers).astype(float)
+        return cls(
+            history=history,
+            items=items,
+            vectors=vectors,
+            item_similarity=item_neighbours(baskets, item_neighbours_kept),
+            user_mean=user_mean,
+            category=category,
+            category_share=sp.csr_matrix(sp.diags(scale) @ per_category),
+            recommendable=recommendable,
+            baskets=count.astype(np.int64),
+            days_since_last=np.where(count > 0, seen_age - baskets.view_days, np.nan),
+            basket_size=np.divide(lines, count, out=np.full_like(lines, np.nan), where=count > 0),
+            store_cycle_days=store_cycle_days(history),
+        )
+
+    def top_items(self, n: int, by: FloatArray) -> IntArray:
+        """Return the ``n`` recommendable products with the largest ``by``."""
+        score = np.where(self.recommendable, by, -np.inf)
+        order = np.argsort(-score, kind="stable")[:n]
+        return order[np.isfinite(score[order]) & (score[order] > 0)].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """(customer, product) pairs to score, with where each came from (bit flags)."""
+
+    customer: IntArray
+    item: IntArray
+    source: IntArray
+
+    @property
+    def reason(self) -> npt.NDArray[np.str_]:
+        """The first source of each pair, by :data:`SOURCES` order."""
+        names = np.array(SOURCES)
+        first = np.zeros(self.source.size, dtype=np.int64)
+        for bit in range(len(SOURCES) - 1, -1, -1):
+            first = np.where(self.source & (1 << bit), bit, first)
+        return names[first]
+
+
+def _pairs(matrix: sp.csr_matrix, rows: IntArray, top: int) -> tuple[IntArray, IntArray]:
+    best = top_per_row(matrix, top).tocoo()
+    keep = best.data > 0
+    return rows[best.row[keep]].astype(np.int64), best.col[keep].astype(np.int64)
+
+
+def candidates(
+    state: State,
+    customers: IntArray,
+    *,
+    personal: int = 100,
+    neighbours: int = 50,
+    per_category: int = 10,
+    popular: int = 20,
+) -> Candidates:
+    """Propose products to score for each of ``customers`` (indices; unknown: -1 is not allowed)."""
+    parts: list[tuple[IntArray, IntArray, int]] = []
+    vectors = state.vectors[customers]
+    parts.append((*_pairs(vectors, customers, personal), 0))
+    parts.append(
+        (*_pairs(sp.csr_matrix(vectors @ state.item_similarity), customers, neighbours), 1)
+    )
+    if state.user_mean is not None:
+        mean = sp.csr_matrix(state.user_mean[customers] @ state.vectors)
+        parts.append((*_pairs(mean, customers, neighbours), 1))
+    if state.category_share.shape[1] and per_category:
+        favourite = np.asarray(state.category_share[customers].argmax(axis=1)).ravel()
+        has = np.asarray(state.category_share[customers].max(axis=1).todense()).ravel() > 0
+        for code in np.unique(favourite[has]):
+            members = state.top_items(
+                per_category, state.items.popularity * (state.category == code)
+            )
+            who = customers[has & (favourite == code)]
+            parts.append((np.repeat(who, members.size), np.tile(members, who.size), 2))
+    top = np.union1d(
+        state.top_items(popular, state.items.popularity),
+        state.top_items(popular, state.items.trend),
+    )
+    parts.append((np.repeat(customers, top.size), np.tile(top, customers.size), 3))
+    customer = np.concatenate([p[0] for p in parts])
+    item = np.concatenate([p[1] for p in parts])
+    flag = np.concatenate([np.full(p[0].size, 1 << p[2], dtype=np.int64) for p in parts])
+    ok = state.recommendable[item]
+    customer, item, flag = customer[ok], item[ok], flag[ok]
+    key = customer * state.history.n_items + item
+    order = np.argsort(key, kind="stable")
+    key, flag = key[order], flag[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, int)
+    source = np.bitwise_or.reduceat(flag, starts) if key.size else flag
+    uniq = key[starts]
+    bought = state.history.lookup(uniq // state.history.n_items, uniq % state.history.n_items)
+    source = np.where(bought >= 0, source | 1, source & ~1)
+    n = state.history.n_items
+    return Candidates(uniq // n, uniq % n, source.astype(np.int64))
+
+
+def _sparse_values(matrix: sp.csr_matrix, rows: IntArray, cols: IntArray) -> FloatArray:
+    """Return ``matrix[rows[j], cols[j]]`` for each j (rows local to ``matrix``)."""
+    if rows.size == 0:
+        return np.zeros(0)
+    return np.asarray(matrix[rows, cols]).ravel().astype(float)
+
+
+def features(state: State, pairs: Candidates) -> FloatArray:
+    """Return the (pairs x :data:`FEATURES`) matrix; NaN where a figure does not apply."""
+    h, it = state.history, state.items
+    customer, item = pairs.customer, pairs.item
+    at = h.lookup(customer, item)
+    bought = at >= 0
+    safe = np.where(bought, at, 0)
+    count = np.where(bought, h.count[safe], 0.0)
+    last = np.where(bought, h.last_days[safe], np.nan)
+    own = h.own_cycle_days[safe]
+    product_cycle = it.cycle_days[item]
+    cycle = np.where(np.isnan(own) | ~bought, product_cycle, own)
+    cycle = np.where(np.isnan(cycle), state.store_cycle_days, cycle)
+    due = last / np.maximum(cycle, 1.0)
+    again = np.where(bought, buy_again_score(count, due), 0.0)
+    local, rows = np.unique(customer, return_inverse=True)
+    vectors = state.vectors[local]
+    item_knn = _sparse_values(sp.csr_matrix(vectors @ state.item_similarity), rows, item)
+    if state.user_mean is not None:
+        user_knn = _sparse_values(sp.csr_matrix(state.user_mean[local] @ state.vectors), rows, item)
+    else:
+        user_knn = np.full(customer.size, np.nan)
+    code = state.category[item]
+    category_share = np.full(customer.size, np.nan)
+    known = code >= 0
+    category_share[known] = _sparse_values(state.category_share[local], rows[known], code[known])
+    baskets = state.baskets[customer].astype(float)
+    columns = {
+        "bought": bought.astype(float),
+        "count": count,
+        "share": count / np.maximum(baskets, 1.0),
+        "last_days": last,
+        "cycle_days": cycle,
+        "due": due,
+        "buy_again": again,
+        "tifu": np.where(bought, h.tifu[safe], 0.0),
+        "item_knn": item_knn,
+        "user_knn": user_knn,
+        "popularity": it.popularity[item],
+        "trend": it.trend[item],
+        "repeat_rate": it.repeat_rate[item],
+        "category_share": category_share,
+        "baskets": baskets,
+        "days_since_last": state.days_since_last[customer],
+        "basket_size": state.basket_size[customer],
+    }
+    return np.column_stack([columns[name] for name in FEATURES])

@@ -1,0 +1,256 @@
+"""The recommender: fit on a store's baskets, then list products per customer.
+
+``Recommender().fit(baskets, catalogue)`` learns the ranker on a time split of the store's
+own history (:mod:`.ranker`) and keeps the state of the whole history (:mod:`.features`);
+``recommend(customer_ids, k=10)`` then returns, per customer, the ``k`` best
+recommendable products with a score and a reason:
+
+- ``buy_again``: bought before (the ranker weighs how often, how recently, how due);
+- ``cross_sell``: not bought before, goes with what they bought (item neighbours) or with
+  what customers like them bought (TIFU-KNN);
+- ``category``: a best seller of their favourite category (thin history);
+- ``popular``: a best seller or a trending product. A customer with no purchase (new, or
+  unknown to the store) gets these only, ranked by trend then popularity.
+
+``mode="buy_again"`` lists bought products only, ``mode="cross_sell"`` never does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from regulars.errors import ConfigError, NotFittedError
+from regulars.recommend.baskets import Baskets
+from regulars.recommend.features import Candidates, State, candidates, features
+from regulars.recommend.filters import Catalogue, cap_per_category
+from regulars.recommend.ranker import Ranker, train_ranker
+from regulars.recommend.tifu import TifuParams
+
+__all__ = ["COLUMNS", "Mode", "Recommender"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+Mode = Literal["all", "buy_again", "cross_sell"]
+MODES = ("all", "buy_again", "cross_sell")
+COLUMNS = ["customer_id", "rank", "product_id", "score", "reason"]
+"""Columns of a recommendation list."""
+
+
+@dataclass
+class Recommender:
+    """Next-basket recommender: buy-again, cross-sell and fallbacks, blended by a ranker.
+
+    Parameters
+    ----------
+    tifu
+        TIFU-KNN's hyperparameters (Hu et al. 2020).
+    item_neighbours
+        Similar products kept per product.
+    max_knn_customers
+        Customer-customer neighbours only on stores with at most this many customers
+        (the search is quadratic); item neighbours always.
+    max_training_customers
+        Customers sampled for the ranker's time split.
+    max_per_category
+        At most this many products of one category per list (``None``: no cap).
+    random_state
+        Seed of the sampling and the ranker.
+    chunk
+        Customers processed at a time (memory).
+    """
+
+    tifu: TifuParams = field(default_factory=TifuParams)
+    item_neighbours: int = 50
+    max_knn_customers: int = 30_000
+    max_training_customers: int = 50_000
+    max_per_category: int | None = None
+    random_state: int = 0
+    chunk: int = 20_000
+
+    def _state(self, baskets: Baskets, catalogue: Catalogue) -> State:
+        codes, _ = catalogue.category_codes()
+        return State.build(
+            baskets,
+            category=codes,
+            recommendable=catalogue.recommendable,
+            tifu=self.tifu,
+            item_neighbours_kept=self.item_neighbours,
+            max_knn_customers=self.max_knn_customers,
+        )
+
+    def fit(self, baskets: Baskets, catalogue: Catalogue | None = None) -> Recommender:
+        """Learn the ranker on a time split of ``baskets``, then keep the whole history.
+
+        Parameters
+        ----------
+        baskets
+            Every customer's baskets up to the recommendation date.
+        catalogue
+            Categories and recommendable products, aligned with ``baskets.item_ids``
+            (default: every product recommendable, no categories).
+        """
+        if catalogue is None:
+            catalogue = Catalogue.build(baskets.item_ids, None)
+        if catalogue.recommendable.size != baskets.n_items:
+            raise ConfigError(
+                f"The catalogue has {catalogue.recommendable.size} products but the baskets "
+                f"{baskets.n_items}.",
+                fix="Build it with Catalogue.build(baskets.item_ids, products).",
+            )
+        history, last = baskets.split_last(1)
+        learners = np.unique(last.customer)
+        rng = np.random.default_rng(self.random_state)
+        if learners.size > self.max_training_customers:
+            learners = np.sort(rng.choice(learners, self.max_training_customers, replace=False))
+        self.ranker_ = self._train(history, last, learners, catalogue)
+        self.state_ = self._state(baskets, catalogue)
+        self.catalogue_ = catalogue
+        self.customer_index_ = pd.Index(baskets.customer_ids.astype(str))
+        self.item_ids_ = baskets.item_ids
+        self.training_customers_ = int(learners.size)
+        return self
+
+    def _train(
+        self, history: Baskets, last: Baskets, learners: IntArray, catalogue: Catalogue
+    ) -> Ranker:
+        if learners.size == 0:
+            return train_ranker(np.zeros(0, np.int64), np.zeros((0, 1)), np.zeros(0, bool))
+        everything = Catalogue(
+            catalogue.category,
+            catalogue.name,
+            np.ones_like(catalogue.recommendable),
+            catalogue.why_not,
+        )
+        state = self._state(history, everything)
+        pairs = candidates(state, learners)
+        x = features(state, pairs)
+        truth = np.unique(last.customer * last.n_items + last.item)
+        key = pairs.customer * state.history.n_items + pairs.item
+        label = np.isin(key, truth)
+        self.training_rows_ = int(label.size)
+        return train_ranker(pairs.customer, x, label, random_state=self.random_state)
+
+    def _fitted(self) -> State:
+        try:
+            return self.state_
+        except AttributeError:
+            raise NotFittedError(
+                "This Recommender is not fitted yet.", fix="Call fit(baskets) first."
+            ) from None
+
+    def recommend(
+        self,
+        customer_ids: Iterable[str] | None = None,
+        *,
+        k: int = 10,
+        mode: Mode = "all",
+    ) -> pd.DataFrame:
+        """Return the ``k`` best products per customer: :data:`COLUMNS`, best first.
+
+        Parameters
+        ----------
+        customer_ids
+            The customers (default: every customer of the history). Unknown ids get the
+            store's trending and popular products.
+        k
+            Products per customer.
+        mode
+            ``all``, ``buy_again`` (bought before only) or ``cross_sell`` (never bought).
+        """
+        state = self._fitted()
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise ConfigError(f"k must be a positive integer, got {k!r}.", fix="Pass k=10.")
+        if mode not in MODES:
+            raise ConfigError(f"Unknown mode {mode!r}.", fix=f"Use one of: {', '.join(MODES)}.")
+        if customer_ids is None:
+            ids = np.asarray(self.customer_index_, dtype=object)
+        else:
+            ids = np.asarray(list(dict.fromkeys(map(str, customer_ids))), dtype=object)
+        index = self.customer_index_.get_indexer(ids).astype(np.int64)
+        known = index >= 0
+        if known.any():
+            has = state.baskets[np.where(known, index, 0)] > 0
+            known &= has
+        frames = [self._for_new(ids[~known], k, mode)]
+        who, idx = ids[known], index[known]
+        for lo in range(0, idx.size, self.chunk):
+            frames.append(
+                self._for_known(who[lo : lo + self.chunk], idx[lo : lo + self.chunk], k, mode)
+            )
+        out = pd.concat(frames, ignore_index=True)
+        order = pd.Index(ids).get_indexer(out["customer_id"])
+        out = out.iloc[np.lexsort((out["rank"].to_numpy(), order))].reset_index(drop=True)
+        return out[COLUMNS]
+
+    def _for_known(
+        self, ids: npt.NDArray[np.object_], index: IntArray, k: int, mode: Mode
+    ) -> pd.DataFrame:
+        state = self.state_
+        pairs = candidates(state, index)
+        if mode != "all":
+            keep = (pairs.source & 1) == (1 if mode == "buy_again" else 0)
+            pairs = Candidates(pairs.customer[keep], pairs.item[keep], pairs.source[keep])
+        score = self.ranker_.score(pairs.customer, features(state, pairs))
+        return self._top(ids, index, pairs, score, k)
+
+    def _top(
+        self,
+        ids: npt.NDArray[np.object_],
+        index: IntArray,
+        pairs: Candidates,
+        score: FloatArray,
+        k: int,
+    ) -> pd.DataFrame:
+        order = np.lexsort((pairs.item, -score, pairs.customer))
+        customer, item = pairs.customer[order], pairs.item[order]
+        reason, score = pairs.reason[order], score[order]
+        keep = cap_per_category(customer, self.state_.category[item], self.max_per_category)
+        customer, item, reason, score = customer[keep], item[keep], reason[keep], score[keep]
+        starts = (
+            np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
+            if customer.size
+            else np.zeros(0, np.int64)
+        )
+        rank = np.arange(customer.size) - np.repeat(starts, np.diff(np.r_[starts, customer.size]))
+        top = rank < k
+        lookup = pd.Series(ids, index=index)
+        return pd.DataFrame(
+            {
+                "customer_id": lookup.reindex(customer[top]).to_numpy(dtype=object),
+                "rank": rank[top] + 1,
+                "product_id": self.item_ids_[item[top]].astype(str),
+                "score": score[top],
+                "reason": reason[top],
+            }
+        )
+
+    def _for_new(self, ids: npt.NDArray[np.object_], k: int, mode: Mode) -> pd.DataFrame:
+        state = self.state_
+        if ids.size == 0 or mode == "buy_again":
+            return pd.DataFrame({c: [] for c in COLUMNS})
+        items = state.items
+        score = np.where(state.recommendable, items.trend + 1e-3 * items.popularity, -np.inf)
+        best = np.argsort(-score, kind="stable")
+        best = best[np.isfinite(score[best])]
+        if self.max_per_category is not None:
+            keep = cap_per_category(
+                np.zeros(best.size, np.int64), state.category[best], self.max_per_category
+            )
+            best = best[keep]
+        best = best[:k]
+        n = ids.size
+        return pd.DataFrame(
+            {
+                "customer_id": np.repeat(ids, best.size),
+                "rank": np.tile(np.arange(1, best.size + 1), n),
+                "product_id": np.tile(self.item_ids_[best].astype(str), n),
+                "score": np.tile(score[best], n),
+                "reason": "popular",
+            }
+        )
