@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "regulars"
-CORE = ["analytics", "models"]
+CORE = ["analytics", "models", "recommend"]
 FORBIDDEN = {"duckdb", "sqlalchemy", "fastapi", "pyspark", "requests", "httpx"}
 
 

@@ -42,6 +42,12 @@ def test_report_from_a_source_writes_html_and_json(
     assert sum(s["customers"] for s in numbers["rfm_segments"]) == numbers["kpis"]["customers"]
     assert [r["horizon_days"] for r in numbers["retention"]] == [30, 90, 365]
     assert f"{numbers['kpis']['customers']:,} customers" in " ".join(out.split())
+    assert 'id="recommendations"' in page and "What your customers will buy next" in page
+    recs = numbers["recommendations"]
+    assert recs["unavailable"] is None and recs["k"] == 10
+    assert sum(s["customers"] for s in recs["segments"]) == numbers["kpis"]["customers"]
+    assert all(0 <= s["repeat_ratio"] <= 1 for s in recs["segments"])
+    assert 0 < recs["observed_repeat_ratio"] < 1
 
 
 def test_report_as_of_sees_nothing_later(
@@ -50,13 +56,15 @@ def test_report_as_of_sees_nothing_later(
     js = tmp_path / "r.json"
     code, _, err = run(
         ["report", str(store), "--as-of", "2024-12-31", "--out", str(tmp_path / "r.html"),
-         "--json", str(js)],
+         "--json", str(js), "--no-recommendations"],
         capsys,
     )  # fmt: skip
     assert code == 0, err
     numbers = json.loads(js.read_text())
     assert numbers["as_of"] == "2024-12-31"
     assert max(r["period_start"] for r in numbers["kpis_by_period"]) <= "2024-12-31"
+    assert "recommendations" not in numbers  # --no-recommendations leaves the section out
+    assert 'id="recommendations"' not in (tmp_path / "r.html").read_text()
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
@@ -90,6 +98,9 @@ def test_mixed_currencies_need_a_choice(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0, err
     numbers = json.loads(js.read_text())
     assert numbers["currency"] == "EUR" and numbers["kpis"]["revenue"] == 10.0
+    why = numbers["recommendations"]["unavailable"]  # one product: said, not failed
+    assert why.startswith("The order lines name one product only (p1)")
+    assert f"No recommendations: {why}".replace("'", "&#x27;") in (tmp_path / "r.html").read_text()
 
 
 def test_a_store_without_sales_gets_a_clear_message(
@@ -150,5 +161,6 @@ def test_report_on_spark_gives_the_same_numbers(
         assert code == 0, err
         numbers[engine] = json.loads(js.read_text())
     gc.collect()  # py4j's unclosed sockets are collected here, where the warning is ignored
-    for key in ("kpis", "retention", "rfm_segments", "cohorts", "historic_clv", "segments"):
+    keys = ("kpis", "retention", "rfm_segments", "cohorts", "historic_clv", "segments")
+    for key in (*keys, "recommendations"):
         assert numbers["spark"][key] == numbers["duckdb"][key], key

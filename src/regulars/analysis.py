@@ -26,6 +26,11 @@ from regulars.analytics.rfm import rfm_grid, rfm_scores, rfm_segment_summary, rf
 from regulars.analytics.segments import default_segments, segment_counts
 from regulars.analytics.summary import customer_summary
 from regulars.errors import InputError
+from regulars.recommend.summary import (
+    RecommendationSummary,
+    recommendation_definitions,
+    recommendation_summary,
+)
 
 if TYPE_CHECKING:
     from regulars.predict import PredictionOptions, Predictions
@@ -84,6 +89,8 @@ class StoreAnalysis:
         The customer table (one row per customer), see :mod:`regulars.analytics.customers`.
     predictions
         The per-customer predictions (:func:`regulars.predict.predict`), when asked for.
+    recommendations
+        What the customers will buy next (:class:`RecommendationSummary`), when asked for.
     extra
         Anything else a section wants to carry (kept out of the typed fields).
     """
@@ -107,6 +114,7 @@ class StoreAnalysis:
     days_between_orders: pd.DataFrame = field(default_factory=pd.DataFrame)
     customers: pd.DataFrame = field(default_factory=pd.DataFrame)
     predictions: Predictions | None = None
+    recommendations: RecommendationSummary | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -118,6 +126,7 @@ RFM_DEFINITION = (
     "customers R5 FM1, Promising R4 FM1, Need attention R3 FM3, About to sleep R3 FM1-2, "
     "Can't lose them R1-2 FM5, At risk R1-2 FM3-4, Hibernating R2 FM1-2, Lost R1 FM1-2."
 )
+
 
 Progress = Callable[[str], None]
 
@@ -174,6 +183,7 @@ def analyze(
     transition_days: int = 30,
     include_customers: bool = False,
     predictions: PredictionOptions | None = None,
+    recommendations: bool | int = False,
     progress: Progress | None = None,
 ) -> StoreAnalysis:
     """Compute everything the report shows, on whatever engine holds ``tables``.
@@ -197,6 +207,9 @@ def analyze(
     predictions
         Also predict every customer (BTYD model, CLV, churn risk, at risk) with these
         options; the prediction columns join the customer table.
+    recommendations
+        Also recommend products to every customer (``True``: 10 each, or this many) and sum
+        the lists up per RFM segment (:class:`RecommendationSummary`).
     progress
         Called with the name of each step as it starts.
 
@@ -296,6 +309,14 @@ def analyze(
         if include_customers:
             extra = result.predictions.frame.drop(columns=["p_no_order"], errors="ignore")
             result.customers = result.customers.merge(extra, on="customer_id", how="left")
+    if recommendations is not False:
+        k = 10 if recommendations is True else recommendations
+        step("recommendations")
+        result.recommendations = recommendation_summary(
+            tables, by_segment, as_of=as_of, currency=currency, k=k, progress=step
+        )
+        if result.recommendations.unavailable is None:
+            result.definitions.update(recommendation_definitions(k))
     return result
 
 
@@ -326,6 +347,8 @@ def analysis_to_json(analysis: StoreAnalysis, *, include_customers: bool = False
         out["predictions"] = _json_value(
             {**analysis.predictions.as_dict(), **analysis.predictions.overview()}
         )
+    if analysis.recommendations is not None:
+        out["recommendations"] = _json_value(analysis.recommendations.as_dict())
     if include_customers:
         out["customers"] = records(analysis.customers)
     return out

@@ -29,8 +29,9 @@ from regulars.errors import ConfigError
 
 if TYPE_CHECKING:
     from regulars.recommend.run import RecommendationEvaluation, Recommendations
+    from regulars.recommend.run_offers import Offers
 
-__all__ = ["evaluate_recs", "recommend"]
+__all__ = ["evaluate_recs", "offers", "recommend"]
 
 KOption = Annotated[int, typer.Option("--k", help="Products per customer.")]
 
@@ -121,6 +122,73 @@ def recommend(
         f"{len(result.frame):,} recommendations for {result.customers:,} customers as of "
         f"{result.as_of} written to [bold]{out_file}[/] ({reasons}).\n"
         f"Ranker: {result.ranker_reason}."
+    )
+
+
+@app.command()
+def offers(
+    data: DataArgument,
+    out_file: Annotated[
+        Path, typer.Option("--out", "-o", help="The .parquet or .csv file to write.")
+    ] = Path("offers.csv"),
+    as_of: AsOfOption = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(help="The store's offer rules (TOML; see docs/offers.md). Default: built in."),
+    ] = None,
+    horizon: Annotated[
+        str, typer.Option(help="Horizon of P(order) and of the predictions: 90d, 13w, 12m, 1y.")
+    ] = "12m",
+    predictions: Annotated[
+        bool,
+        typer.Option(
+            "--predictions/--no-predictions",
+            help="Use the models' churn risk and spend (off: a simple heuristic, faster).",
+        ),
+    ] = True,
+    margin: Annotated[
+        float, typer.Option(help="Share of an order's value the store keeps (1 = revenue).")
+    ] = 1.0,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write how offers were chosen as JSON.")
+    ] = None,
+    currency: CurrencyOption = None,
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = None,
+) -> None:
+    """Choose each customer's next-best offer and its expected value.
+
+    Writes customer_id, offer_id, offer, category, expected_value, p_order, churn_risk,
+    basis and the runner-up; customers for whom no offer pays get "No offer".
+    """
+    from regulars.models.units import parse_horizon
+    from regulars.recommend.run_offers import make_offers
+
+    _table_out(out_file)
+    when = _date(as_of, "--as-of") if as_of else None
+    days = parse_horizon(horizon)
+
+    def run(tables: Mapping[str, Any], step: Callable[[str], None]) -> Offers:
+        return make_offers(
+            tables,
+            as_of=when,
+            rules=rules,
+            predictions=predictions,
+            horizon_days=days,
+            margin=margin,
+            currency=currency.upper() if currency else None,
+            progress=step,
+        )
+
+    result = _on_store(data, run, engine=engine, spark_master=spark_master, steps=4)
+    _write_table(result.frame, out_file)
+    info = result.as_dict()
+    if json_file is not None:
+        _write_text(json_file, json.dumps(info, indent=2))
+    chosen = ", ".join(f"{o['customers']:,} {o['offer_id']}" for o in info["offers"])
+    out.print(
+        f"Offers for {len(result.frame):,} customers as of {result.as_of} written to "
+        f"[bold]{out_file}[/] ({chosen}).\nBaseline: {result.basis}; rules: {result.rules_source}."
     )
 
 

@@ -120,6 +120,7 @@ def _analyze(
     spark_master: str | None,
     include_customers: bool = False,
     predictions: PredictionOptions | None = None,
+    recommendations: bool = False,
 ) -> StoreAnalysisType:
     """Analyse ``data`` (see :func:`regulars.analysis.analyze`), with progress."""
     from regulars.analysis import analyze
@@ -132,10 +133,12 @@ def _analyze(
             currency=currency.upper() if currency else None,
             include_customers=include_customers,
             predictions=predictions,
+            recommendations=recommendations,
             progress=step,
         )
 
-    return _on_store(data, run, engine=engine, spark_master=spark_master, steps=16)
+    steps = 16 + 4 * recommendations
+    return _on_store(data, run, engine=engine, spark_master=spark_master, steps=steps)
 
 
 def _prediction_options(
@@ -186,6 +189,13 @@ def report(
     model: ModelOption = "auto",
     discount_rate: DiscountOption = 0.1,
     predictions: PredictOption = True,
+    recommendations: Annotated[
+        bool,
+        typer.Option(
+            "--recommendations/--no-recommendations",
+            help="Also show what each RFM segment will buy next (needs order lines).",
+        ),
+    ] = True,
 ) -> None:
     """Build the retention report: KPIs, churn, cohorts, LTV, RFM, predictions, what to do.
 
@@ -202,6 +212,7 @@ def report(
         engine=engine,
         spark_master=spark_master,
         predictions=_prediction_options(predictions, horizon, model, discount_rate),
+        recommendations=recommendations,
     )
     _write_text(out_file, render_report(analysis))
     if json_file is not None:

@@ -41,6 +41,7 @@ def test_lists_have_the_columns_ranks_and_at_most_k_rows() -> None:
     rec = Recommender().fit(baskets_of(ORDERS))
     lists = rec.recommend(k=3)
     assert list(lists.columns) == COLUMNS
+    assert lists["rank"].dtype == "int64" and lists["score"].dtype == "float64"
     assert list(lists["customer_id"].unique()) == ["ann", "bob", "cat", "dan"]
     for _, group in lists.groupby("customer_id"):
         assert group["rank"].tolist() == list(range(1, len(group) + 1))

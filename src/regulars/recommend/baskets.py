@@ -55,6 +55,12 @@ def basket_lines(orders: ir.Table, order_lines: ir.Table, *, as_of: date) -> ir.
     )
 
 
+def _codes(values: pd.Series) -> tuple[IntArray, npt.NDArray[Any]]:
+    """Return integer codes of ``values`` (as text) and the sorted distinct values."""
+    codes, uniques = pd.factorize(values.astype(str), sort=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
 @dataclass(frozen=True)
 class Baskets:
     """Every customer's baskets, integer-coded.
@@ -164,21 +170,21 @@ class Baskets:
         """Build from rows of :func:`basket_lines`.
 
         The rows need ``customer_id, order_id, ordered_at, product_id`` and optionally
-        ``spend``. Orders are put in time order per customer (ties broken by order id); the product
-        ids are coded in sorted order.
+        ``spend``. Orders are put in time order per customer (ties broken by order id); the
+        customer and product ids are coded in sorted order.
         """
         df = frame.to_pandas() if isinstance(frame, pa.Table) else frame
         if df.empty:
             return cls.empty(as_of)
-        customer_ids, customer = np.unique(df["customer_id"].astype(str), return_inverse=True)
-        item_ids, item = np.unique(df["product_id"].astype(str), return_inverse=True)
+        customer, customer_ids = _codes(df["customer_id"])
+        item, item_ids = _codes(df["product_id"])
         end = pd.Timestamp(datetime.combine(as_of, time.min), tz="UTC") + pd.Timedelta(days=1)
         ordered_at = pd.to_datetime(df["ordered_at"], utc=True)
         age = ((end - ordered_at).dt.total_seconds() / 86400.0).to_numpy(dtype=float)
         spend = (
             df["spend"].to_numpy(dtype=float) if "spend" in df else np.zeros(len(df), dtype=float)
         )
-        order_codes, order = np.unique(df["order_id"].astype(str), return_inverse=True)
+        order, _ = _codes(df["order_id"])
         # One entry per (order, product): a product on two lines of an order counts once.
         key = order.astype(np.int64) * item_ids.size + item
         uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
@@ -195,15 +201,14 @@ class Baskets:
         running = np.cumsum(new_basket) - 1
         start_of_customer = np.maximum.accumulate(np.where(new_customer, running, 0))
         basket = running - start_of_customer
-        del order_codes
         return cls(
             customer.astype(np.int64),
             item.astype(np.int64),
             basket.astype(np.int64),
             age,
             spend,
-            customer_ids.astype(object),
-            item_ids.astype(object),
+            customer_ids,
+            item_ids,
             as_of,
             np.zeros(customer_ids.size),
         )

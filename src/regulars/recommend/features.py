@@ -37,11 +37,26 @@ from regulars.recommend.tifu import (
     user_neighbours,
 )
 
-__all__ = ["FEATURES", "SOURCES", "Candidates", "State", "candidates", "features"]
+__all__ = [
+    "FEATURES",
+    "PER_CATEGORY",
+    "POPULAR",
+    "SOURCES",
+    "Candidates",
+    "Neighbourhood",
+    "State",
+    "candidates",
+    "features",
+]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+
+POPULAR = 20
+"""Products kept per popularity list (most bought, most trending) of :attr:`State.popular`."""
+PER_CATEGORY = 10
+"""Best sellers kept per category in :attr:`State.category_top`."""
 
 SOURCES = ("buy_again", "cross_sell", "category", "popular")
 """Where a candidate came from, as bit flags in this order (the first that applies names it)."""
@@ -84,6 +99,10 @@ class State:
     days_since_last: FloatArray
     basket_size: FloatArray
     store_cycle_days: float
+    popular: IntArray
+    """The recommendable products most bought or most trending (:data:`POPULAR` of each)."""
+    category_top: dict[int, IntArray]
+    """Per category code, its most bought recommendable products (:data:`PER_CATEGORY`)."""
 
     @classmethod
     def build(
@@ -118,6 +137,16 @@ class State:
         seen_age = np.full(baskets.n_customers, np.inf)
         np.minimum.at(seen_age, baskets.customer, baskets.age_days)
         lines = np.bincount(baskets.customer, minlength=baskets.n_customers).astype(float)
+        popular = np.union1d(
+            _top_items(POPULAR, items.popularity, recommendable),
+            _top_items(POPULAR, items.trend, recommendable),
+        )
+        category_top = {
+            int(code): _top_items(
+                PER_CATEGORY, items.popularity * (category == code), recommendable
+            )
+            for code in range(n_categories)
+        }
         return cls(
             history=history,
             items=items,
@@ -131,13 +160,42 @@ class State:
             days_since_last=np.where(count > 0, seen_age - baskets.view_days, np.nan),
             basket_size=np.divide(lines, count, out=np.full_like(lines, np.nan), where=count > 0),
             store_cycle_days=store_cycle_days(history),
+            popular=popular,
+            category_top=category_top,
         )
 
-    def top_items(self, n: int, by: FloatArray) -> IntArray:
-        """Return the ``n`` recommendable products with the largest ``by``."""
-        score = np.where(self.recommendable, by, -np.inf)
-        order = np.argsort(-score, kind="stable")[:n]
-        return order[np.isfinite(score[order]) & (score[order] > 0)].astype(np.int64)
+
+def _top_items(n: int, by: FloatArray, recommendable: BoolArray) -> IntArray:
+    """Return the ``n`` recommendable products with the largest positive ``by``."""
+    score = np.where(recommendable, by, -np.inf)
+    order = np.argsort(-score, kind="stable")[:n]
+    return order[np.isfinite(score[order]) & (score[order] > 0)].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """What the neighbours say of a set of customers (one row per customer, in order)."""
+
+    customers: IntArray
+    item_knn: sp.csr_matrix
+    """``u @ S``: the items that go with what each customer bought."""
+    user_knn: sp.csr_matrix | None
+    """The nearest customers' mean TIFU vector (TIFU-KNN), when searched."""
+
+    def rows(self, customer: IntArray) -> IntArray:
+        """Return the row of each of ``customer`` (all must be in :attr:`customers`)."""
+        order = np.argsort(self.customers, kind="stable")
+        at = np.searchsorted(self.customers[order], customer)
+        return order[at].astype(np.int64)
+
+    @classmethod
+    def of(cls, state: State, customers: IntArray) -> Neighbourhood:
+        """Compute the neighbourhood of ``customers`` (indices)."""
+        vectors = state.vectors[customers]
+        user_knn = None
+        if state.user_mean is not None:
+            user_knn = sp.csr_matrix(state.user_mean[customers] @ state.vectors)
+        return cls(customers, sp.csr_matrix(vectors @ state.item_similarity), user_knn)
 
 
 @dataclass(frozen=True)
@@ -147,6 +205,13 @@ class Candidates:
     customer: IntArray
     item: IntArray
     source: IntArray
+    neighbourhood: Neighbourhood
+
+    def subset(self, keep: BoolArray) -> Candidates:
+        """Return the pairs where ``keep`` holds."""
+        return Candidates(
+            self.customer[keep], self.item[keep], self.source[keep], self.neighbourhood
+        )
 
     @property
     def reason(self) -> npt.NDArray[np.str_]:
@@ -170,48 +235,41 @@ def candidates(
     *,
     personal: int = 100,
     neighbours: int = 50,
-    per_category: int = 10,
-    popular: int = 20,
+    per_category: int = PER_CATEGORY,
+    popular: int = POPULAR,
 ) -> Candidates:
-    """Propose products to score for each of ``customers`` (indices; unknown: -1 is not allowed)."""
+    """Propose products to score for each of ``customers`` (distinct indices)."""
+    hood = Neighbourhood.of(state, customers)
     parts: list[tuple[IntArray, IntArray, int]] = []
-    vectors = state.vectors[customers]
-    parts.append((*_pairs(vectors, customers, personal), 0))
-    parts.append(
-        (*_pairs(sp.csr_matrix(vectors @ state.item_similarity), customers, neighbours), 1)
-    )
-    if state.user_mean is not None:
-        mean = sp.csr_matrix(state.user_mean[customers] @ state.vectors)
-        parts.append((*_pairs(mean, customers, neighbours), 1))
-    if state.category_share.shape[1] and per_category:
-        favourite = np.asarray(state.category_share[customers].argmax(axis=1)).ravel()
-        has = np.asarray(state.category_share[customers].max(axis=1).todense()).ravel() > 0
+    parts.append((*_pairs(state.vectors[customers], customers, personal), 0))
+    parts.append((*_pairs(hood.item_knn, customers, neighbours), 1))
+    if hood.user_knn is not None:
+        parts.append((*_pairs(hood.user_knn, customers, neighbours), 1))
+    if state.category_top and per_category:
+        shares = state.category_share[customers]
+        favourite = np.asarray(shares.argmax(axis=1)).ravel()
+        has = np.diff(shares.indptr) > 0
         for code in np.unique(favourite[has]):
-            members = state.top_items(
-                per_category, state.items.popularity * (state.category == code)
-            )
+            members = state.category_top[int(code)][:per_category]
             who = customers[has & (favourite == code)]
             parts.append((np.repeat(who, members.size), np.tile(members, who.size), 2))
-    top = np.union1d(
-        state.top_items(popular, state.items.popularity),
-        state.top_items(popular, state.items.trend),
-    )
+    top = state.popular if popular >= POPULAR else state.popular[:popular]
     parts.append((np.repeat(customers, top.size), np.tile(top, customers.size), 3))
     customer = np.concatenate([p[0] for p in parts])
     item = np.concatenate([p[1] for p in parts])
     flag = np.concatenate([np.full(p[0].size, 1 << p[2], dtype=np.int64) for p in parts])
     ok = state.recommendable[item]
     customer, item, flag = customer[ok], item[ok], flag[ok]
-    key = customer * state.history.n_items + item
+    n = state.history.n_items
+    key = customer * n + item
     order = np.argsort(key, kind="stable")
     key, flag = key[order], flag[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, int)
     source = np.bitwise_or.reduceat(flag, starts) if key.size else flag
     uniq = key[starts]
-    bought = state.history.lookup(uniq // state.history.n_items, uniq % state.history.n_items)
+    bought = state.history.lookup(uniq // n, uniq % n)
     source = np.where(bought >= 0, source | 1, source & ~1)
-    n = state.history.n_items
-    return Candidates(uniq // n, uniq % n, source.astype(np.int64))
+    return Candidates(uniq // n, uniq % n, source.astype(np.int64), hood)
 
 
 def _sparse_values(matrix: sp.csr_matrix, rows: IntArray, cols: IntArray) -> FloatArray:

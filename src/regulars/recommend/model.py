@@ -29,7 +29,7 @@ from regulars.errors import ConfigError, NotFittedError
 from regulars.recommend.baskets import Baskets
 from regulars.recommend.features import Candidates, State, candidates, features
 from regulars.recommend.filters import Catalogue, cap_per_category
-from regulars.recommend.ranker import Ranker, train_ranker
+from regulars.recommend.ranker import Ranker, rank_within, train_ranker
 from regulars.recommend.tifu import TifuParams
 
 __all__ = ["COLUMNS", "Mode", "Recommender"]
@@ -40,6 +40,15 @@ Mode = Literal["all", "buy_again", "cross_sell"]
 MODES = ("all", "buy_again", "cross_sell")
 COLUMNS = ["customer_id", "rank", "product_id", "score", "reason"]
 """Columns of a recommendation list."""
+
+
+TRAINING_K = 10
+"""The list length the ranker's training candidates are drawn for."""
+
+
+def _pool(k: int) -> dict[str, int]:
+    """Return how many candidates of each source to score for lists of ``k``."""
+    return {"personal": max(100, 2 * k), "neighbours": max(50, 2 * k)}
 
 
 @dataclass
@@ -68,7 +77,7 @@ class Recommender:
     tifu: TifuParams = field(default_factory=TifuParams)
     item_neighbours: int = 50
     max_knn_customers: int = 30_000
-    max_training_customers: int = 50_000
+    max_training_customers: int = 5_000
     max_per_category: int | None = None
     random_state: int = 0
     chunk: int = 20_000
@@ -128,7 +137,7 @@ class Recommender:
             catalogue.why_not,
         )
         state = self._state(history, everything)
-        pairs = candidates(state, learners)
+        pairs = candidates(state, learners, **_pool(TRAINING_K))
         x = features(state, pairs)
         truth = np.unique(last.customer * last.n_items + last.item)
         key = pairs.customer * state.history.n_items + pairs.item
@@ -177,26 +186,28 @@ class Recommender:
         if known.any():
             has = state.baskets[np.where(known, index, 0)] > 0
             known &= has
-        frames = [self._for_new(ids[~known], k, mode)]
+        frames = [self._for_new(ids[~known], k, mode)] if not known.all() else []
         who, idx = ids[known], index[known]
         for lo in range(0, idx.size, self.chunk):
             frames.append(
                 self._for_known(who[lo : lo + self.chunk], idx[lo : lo + self.chunk], k, mode)
             )
-        out = pd.concat(frames, ignore_index=True)
-        order = pd.Index(ids).get_indexer(out["customer_id"])
-        out = out.iloc[np.lexsort((out["rank"].to_numpy(), order))].reset_index(drop=True)
-        return out[COLUMNS]
+        if not frames:
+            frames = [self._for_new(ids[:0], k, mode)]
+        out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        if len(ids) > 1:  # in the order asked, best first
+            asked = pd.Index(ids).get_indexer(out["customer_id"])
+            out = out.iloc[np.lexsort((out["rank"].to_numpy(), asked))].reset_index(drop=True)
+        return out.astype({"rank": np.int64, "score": float})[COLUMNS]
 
     def _for_known(
         self, ids: npt.NDArray[np.object_], index: IntArray, k: int, mode: Mode
     ) -> pd.DataFrame:
         state = self.state_
-        pairs = candidates(state, index)
+        pairs = candidates(state, index, **_pool(k))
         if mode != "all":
-            keep = (pairs.source & 1) == (1 if mode == "buy_again" else 0)
-            pairs = Candidates(pairs.customer[keep], pairs.item[keep], pairs.source[keep])
-        score = self.ranker_.score(pairs.customer, features(state, pairs))
+            pairs = pairs.subset((pairs.source & 1) == (1 if mode == "buy_again" else 0))
+        score = self.ranker_.score(pairs.customer, features(state, pairs), keep=max(30, 3 * k))
         return self._top(ids, index, pairs, score, k)
 
     def _top(
@@ -207,17 +218,15 @@ class Recommender:
         score: FloatArray,
         k: int,
     ) -> pd.DataFrame:
-        order = np.lexsort((pairs.item, -score, pairs.customer))
-        customer, item = pairs.customer[order], pairs.item[order]
-        reason, score = pairs.reason[order], score[order]
+        customer, item, reason = pairs.customer, pairs.item, pairs.reason
+        if self.max_per_category is None:  # only each customer's best k can make the list
+            head = rank_within(customer, score) < k
+            customer, item, reason, score = customer[head], item[head], reason[head], score[head]
+        order = np.lexsort((item, -score, customer))
+        customer, item, reason, score = customer[order], item[order], reason[order], score[order]
         keep = cap_per_category(customer, self.state_.category[item], self.max_per_category)
         customer, item, reason, score = customer[keep], item[keep], reason[keep], score[keep]
-        starts = (
-            np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
-            if customer.size
-            else np.zeros(0, np.int64)
-        )
-        rank = np.arange(customer.size) - np.repeat(starts, np.diff(np.r_[starts, customer.size]))
+        rank = rank_within(customer, score)
         top = rank < k
         lookup = pd.Series(ids, index=index)
         return pd.DataFrame(

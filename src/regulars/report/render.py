@@ -106,7 +106,7 @@ def render_report(analysis: StoreAnalysis) -> str:
     str
         The HTML document.
     """
-    sections = [render(analysis) for render in SECTIONS]
+    sections = [s for s in (render(analysis) for render in SECTIONS) if s is not None]
     period = f"as of {fmt_date(analysis.as_of)}"
     if analysis.first_order_day:
         period = f"orders from {fmt_date(analysis.first_order_day)} to {fmt_date(analysis.as_of)}"

@@ -1,4 +1,7 @@
-"""The report's sections, in reading order; each module has ``render(analysis) -> Section``."""
+"""The report's sections, in reading order; each module has ``render(analysis) -> Section``.
+
+A section that was not asked for (recommendations) renders ``None`` and is left out.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from regulars.report.sections import (
     kpis,
     ltv,
     predictions,
+    recommendations,
     rfm,
     segments,
     transitions,
@@ -22,7 +26,7 @@ from regulars.report.sections import (
 
 __all__ = ["SECTIONS"]
 
-SECTIONS: tuple[Callable[[StoreAnalysis], Section], ...] = (
+SECTIONS: tuple[Callable[[StoreAnalysis], Section | None], ...] = (
     kpis.render,
     churn.render,
     cohorts.render,
@@ -32,6 +36,7 @@ SECTIONS: tuple[Callable[[StoreAnalysis], Section], ...] = (
     transitions.render,
     segments.render,
     distributions.render,
+    recommendations.render,
     actions.render,
     definitions.render,
 )
