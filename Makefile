@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-## demo: simulate a store, import it, print its summary, build the report and predict
+## demo: simulate a store, import it, print its summary, build the report, predict, recommend
 demo: $(RUN_STAMP)
 	rm -rf $(DEMO_DIR)
 	$(BIN)/regulars simulate --customers 2000 --seed 7 --out $(DEMO_DIR)/data
@@ -31,6 +31,8 @@ demo: $(RUN_STAMP)
 	$(BIN)/regulars summary --workspace $(DEMO_DIR)/store.duckdb
 	$(BIN)/regulars report $(DEMO_DIR)/store.duckdb --out $(DEMO_DIR)/report.html --json $(DEMO_DIR)/report.json
 	$(BIN)/regulars predict $(DEMO_DIR)/store.duckdb --horizon 12m --out $(DEMO_DIR)/predictions.csv
+	$(BIN)/regulars recommend $(DEMO_DIR)/store.duckdb --k 10 --out $(DEMO_DIR)/recommendations.csv
+	$(BIN)/regulars offers $(DEMO_DIR)/store.duckdb --out $(DEMO_DIR)/offers.csv
 
 ## test: lint, type-check and run the whole test suite (slow real-data tests included)
 test: $(STAMP)

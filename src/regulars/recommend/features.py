@@ -99,8 +99,10 @@ class State:
     days_since_last: FloatArray
     basket_size: FloatArray
     store_cycle_days: float
-    popular: IntArray
-    """The recommendable products most bought or most trending (:data:`POPULAR` of each)."""
+    best_sellers: IntArray
+    """The :data:`POPULAR` recommendable products bought by the most customers, best first."""
+    trending: IntArray
+    """The :data:`POPULAR` recommendable products with the most recent buyers, best first."""
     category_top: dict[int, IntArray]
     """Per category code, its most bought recommendable products (:data:`PER_CATEGORY`)."""
 
@@ -137,10 +139,6 @@ class State:
         seen_age = np.full(baskets.n_customers, np.inf)
         np.minimum.at(seen_age, baskets.customer, baskets.age_days)
         lines = np.bincount(baskets.customer, minlength=baskets.n_customers).astype(float)
-        popular = np.union1d(
-            _top_items(POPULAR, items.popularity, recommendable),
-            _top_items(POPULAR, items.trend, recommendable),
-        )
         category_top = {
             int(code): _top_items(
                 PER_CATEGORY, items.popularity * (category == code), recommendable
@@ -160,7 +158,8 @@ class State:
             days_since_last=np.where(count > 0, seen_age - baskets.view_days, np.nan),
             basket_size=np.divide(lines, count, out=np.full_like(lines, np.nan), where=count > 0),
             store_cycle_days=store_cycle_days(history),
-            popular=popular,
+            best_sellers=_top_items(POPULAR, items.popularity, recommendable),
+            trending=_top_items(POPULAR, items.trend, recommendable),
             category_top=category_top,
         )
 
@@ -253,7 +252,7 @@ def candidates(
             members = state.category_top[int(code)][:per_category]
             who = customers[has & (favourite == code)]
             parts.append((np.repeat(who, members.size), np.tile(members, who.size), 2))
-    top = state.popular if popular >= POPULAR else state.popular[:popular]
+    top = np.union1d(state.best_sellers[:popular], state.trending[:popular])
     parts.append((np.repeat(customers, top.size), np.tile(top, customers.size), 3))
     customer = np.concatenate([p[0] for p in parts])
     item = np.concatenate([p[1] for p in parts])

@@ -22,6 +22,7 @@ products are one contiguous slice (:meth:`PersonalHistory.rows`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -116,12 +117,13 @@ class PersonalHistory:
         """Number of customers (bought or not)."""
         return self._n_customers
 
-    @property
+    @cached_property
     def key(self) -> IntArray:
         """``customer * n_items + item`` of each pair (sorted)."""
-        return self.customer * self.n_items + self.item
+        key: IntArray = self.customer * self.n_items + self.item
+        return key
 
-    @property
+    @cached_property
     def own_cycle_days(self) -> FloatArray:
         """The customer's own repurchase interval (NaN when bought in one basket only)."""
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -27,7 +27,7 @@ import pandas as pd
 
 from regulars.errors import ConfigError, NotFittedError
 from regulars.recommend.baskets import Baskets
-from regulars.recommend.features import Candidates, State, candidates, features
+from regulars.recommend.features import POPULAR, Candidates, State, candidates, features
 from regulars.recommend.filters import Catalogue, cap_per_category
 from regulars.recommend.ranker import Ranker, rank_within, train_ranker
 from regulars.recommend.tifu import TifuParams
@@ -46,9 +46,17 @@ TRAINING_K = 10
 """The list length the ranker's training candidates are drawn for."""
 
 
-def _pool(k: int) -> dict[str, int]:
-    """Return how many candidates of each source to score for lists of ``k``."""
-    return {"personal": max(100, 2 * k), "neighbours": max(50, 2 * k)}
+def _pool(k: int, n_items: int) -> dict[str, int]:
+    """Return how many candidates of each source to score for lists of ``k``.
+
+    Up to 50 neighbours and 20 best sellers, fewer on a small catalogue (a quarter and an
+    eighth of it), never fewer than ``2 k`` and ``k``.
+    """
+    return {
+        "personal": max(100, 2 * k),
+        "neighbours": max(2 * k, min(50, n_items // 4)),
+        "popular": max(k, min(POPULAR, n_items // 8)),
+    }
 
 
 @dataclass
@@ -137,7 +145,7 @@ class Recommender:
             catalogue.why_not,
         )
         state = self._state(history, everything)
-        pairs = candidates(state, learners, **_pool(TRAINING_K))
+        pairs = candidates(state, learners, **_pool(TRAINING_K, state.history.n_items))
         x = features(state, pairs)
         truth = np.unique(last.customer * last.n_items + last.item)
         key = pairs.customer * state.history.n_items + pairs.item
@@ -198,16 +206,16 @@ class Recommender:
         if len(ids) > 1:  # in the order asked, best first
             asked = pd.Index(ids).get_indexer(out["customer_id"])
             out = out.iloc[np.lexsort((out["rank"].to_numpy(), asked))].reset_index(drop=True)
-        return out.astype({"rank": np.int64, "score": float})[COLUMNS]
+        return out
 
     def _for_known(
         self, ids: npt.NDArray[np.object_], index: IntArray, k: int, mode: Mode
     ) -> pd.DataFrame:
         state = self.state_
-        pairs = candidates(state, index, **_pool(k))
+        pairs = candidates(state, index, **_pool(k, state.history.n_items))
         if mode != "all":
             pairs = pairs.subset((pairs.source & 1) == (1 if mode == "buy_again" else 0))
-        score = self.ranker_.score(pairs.customer, features(state, pairs), keep=max(30, 3 * k))
+        score = self.ranker_.score(pairs.customer, features(state, pairs), keep=max(20, 2 * k))
         return self._top(ids, index, pairs, score, k)
 
     def _top(
@@ -228,21 +236,22 @@ class Recommender:
         customer, item, reason, score = customer[keep], item[keep], reason[keep], score[keep]
         rank = rank_within(customer, score)
         top = rank < k
-        lookup = pd.Series(ids, index=index)
+        order = np.argsort(index)
+        position = order[np.searchsorted(index[order], customer[top])]
         return pd.DataFrame(
             {
-                "customer_id": lookup.reindex(customer[top]).to_numpy(dtype=object),
-                "rank": rank[top] + 1,
-                "product_id": self.item_ids_[item[top]].astype(str),
-                "score": score[top],
-                "reason": reason[top],
+                "customer_id": ids[position],
+                "rank": (rank[top] + 1).astype(np.int64),
+                "product_id": self.item_ids_[item[top]].astype(object),
+                "score": score[top].astype(float),
+                "reason": reason[top].astype(object),
             }
         )
 
     def _for_new(self, ids: npt.NDArray[np.object_], k: int, mode: Mode) -> pd.DataFrame:
         state = self.state_
-        if ids.size == 0 or mode == "buy_again":
-            return pd.DataFrame({c: [] for c in COLUMNS})
+        if mode == "buy_again":  # a new customer has bought nothing
+            ids = ids[:0]
         items = state.items
         score = np.where(state.recommendable, items.trend + 1e-3 * items.popularity, -np.inf)
         best = np.argsort(-score, kind="stable")
@@ -256,10 +265,10 @@ class Recommender:
         n = ids.size
         return pd.DataFrame(
             {
-                "customer_id": np.repeat(ids, best.size),
-                "rank": np.tile(np.arange(1, best.size + 1), n),
-                "product_id": np.tile(self.item_ids_[best].astype(str), n),
-                "score": np.tile(score[best], n),
-                "reason": "popular",
+                "customer_id": np.repeat(ids, best.size).astype(object),
+                "rank": np.tile(np.arange(1, best.size + 1, dtype=np.int64), n),
+                "product_id": np.tile(self.item_ids_[best].astype(object), n),
+                "score": np.tile(score[best].astype(float), n),
+                "reason": np.full(n * best.size, "popular", dtype=object),
             }
         )
