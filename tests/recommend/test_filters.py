@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from recs_support import baskets_of
@@ -40,17 +41,29 @@ def test_catalogue_says_why_a_product_is_left_out() -> None:
     assert catalogue.category.tolist()[:2] == ["home", "garden"]
 
 
-def test_names_like_coffee_or_tipi_are_products() -> None:
-    ids = np.array(["A", "B", "C"], dtype=object)
+@pytest.mark.parametrize(
+    ("name", "product"),
+    [
+        ("Coffee beans", True),
+        ("Tipi tent", True),
+        ("Shipping box set", True),
+        ("FRENCH CARRIAGE LANTERN", True),  # Online Retail products named after charges
+        ("BLACK BAROQUE CARRIAGE CLOCK", True),
+        ("Next Day Carriage", False),
+        ("Postage", False),
+        ("Tip", False),
+        ("Shipping charge", False),
+        ("Gift Card 25 EUR", False),
+        ("e-gift voucher", False),
+        ("Service fee", False),
+    ],
+)
+def test_charges_are_told_from_products_named_after_them(name: str, product: bool) -> None:
     products = pd.DataFrame(
-        {
-            "product_id": ["A", "B", "C"],
-            "name": ["Coffee beans", "Tipi tent", "Shipping box set"],
-            "category": ["x"] * 3,
-            "active": [True] * 3,
-        }
+        {"product_id": ["A"], "name": [name], "category": ["x"], "active": [True]}
     )
-    assert Catalogue.build(ids, products).recommendable.tolist() == [True, True, False]
+    catalogue = Catalogue.build(np.array(["A"], dtype=object), products)
+    assert catalogue.recommendable.tolist() == [product]
 
 
 def test_category_cap() -> None:

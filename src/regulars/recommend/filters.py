@@ -5,9 +5,12 @@ A product may be recommended when all of these hold:
 - it is in the store's ``products`` table and ``active`` there (discontinued or out-of-stock
   products are not on sale). When the store has no products table at all, every product
   seen in the order lines counts as active;
-- it is a product, not a charge: neither its id nor its name matches
-  :data:`NON_PRODUCT_PATTERN` (gift cards and vouchers, shipping, postage, carriage,
-  fees, tips, deposits, samples, adjustments, discounts);
+- it is a product, not a charge: neither its id nor its name holds a charge phrase
+  (:data:`NON_PRODUCT_PATTERN`: gift cards and vouchers, delivery or shipping charges,
+  handling and service fees) or is a charge word (:data:`CHARGE_NAME_PATTERN`: shipping,
+  postage, carriage, delivery, fee, tip, deposit, samples, adjustment, discount, manual,
+  with at most two words before it: "Next Day Carriage" is a charge, "Carriage Clock" a
+  product);
 - the store did not exclude it (``exclude``: product ids).
 
 Cross-sell lists also leave out what the customer already bought; ``max_per_category``
@@ -25,18 +28,26 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["NON_PRODUCT_PATTERN", "Catalogue", "cap_per_category"]
+__all__ = ["CHARGE_NAME_PATTERN", "NON_PRODUCT_PATTERN", "Catalogue", "cap_per_category"]
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 NON_PRODUCT_PATTERN = re.compile(
-    r"\b(gift[\s_-]?(card|voucher|certificate)s?|e-?gift|voucher|shipping|postage|carriage|"
-    r"delivery charge|handling fee|service fee|fee|tip|gratuity|deposit|sample|samples|"
-    r"adjust(ment)?|discount|manual|bank charges?)\b",
+    r"\b(gift[\s_-]?(card|voucher|certificate)s?|e-?gift|delivery charges?|shipping (charge|fee)s?|"
+    r"handling fees?|service fees?|bank charges?)\b",
     re.IGNORECASE,
 )
-"""Ids or names of lines that are charges, not products."""
+"""Ids or names of charges, wherever the words stand in them (gift cards, fees...)."""
+
+CHARGE_NAME_PATTERN = re.compile(
+    r"^(\w+\s+){0,2}(shipping|postage|carriage|delivery|fee|tip|gratuity|deposit|samples?|"
+    r"adjust(ment)?|discount|manual)(\s+(charges?|fees?|costs?))?$",
+    re.IGNORECASE,
+)
+"""Ids or names that ARE a charge word, with at most two words before it ("Next Day
+Carriage", "Postage", "Tip") but not a product named after one ("Carriage Clock",
+"French Carriage Lantern", "Shipping Box Set")."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +103,10 @@ class Catalogue:
             name = pd.Series([None] * n, dtype=object)
         names = name.to_numpy(dtype=object)
         for i, (pid, label) in enumerate(zip(ids, names, strict=True)):
-            if why[i] is None and (
-                NON_PRODUCT_PATTERN.search(pid.replace("_", " "))
-                or (label is not None and NON_PRODUCT_PATTERN.search(str(label)))
+            texts = [pid.replace("_", " ").replace("-", " ")]
+            texts += [] if label is None else [" ".join(str(label).split())]
+            if why[i] is None and any(
+                NON_PRODUCT_PATTERN.search(t) or CHARGE_NAME_PATTERN.match(t) for t in texts
             ):
                 why[i] = "not a product (a charge, fee or voucher)"
         excluded = set(map(str, exclude))
