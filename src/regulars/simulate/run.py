@@ -267,6 +267,9 @@ def simulate_store(
                 del plan, texts
             n_guests += orders.n_guests
             del batch, purchases, orders
+            # Hand the chunk's buffers back now: the allocator's own lazy return depends on
+            # how busy the machine is, and the memory bound should not.
+            pa.default_memory_pool().release_unused()
             if progress is not None:
                 progress(done + count)
 
