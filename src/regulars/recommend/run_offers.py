@@ -2,9 +2,10 @@
 
 :func:`make_offers` reads the baskets (category affinity, :mod:`.affinity`) and the
 per-customer summary (orders, mean order value, days since the last order), predicts churn
-risk and the value of a next order with :func:`regulars.predict.predict` when asked (and
-says so when it cannot: the offers then use the heuristic baseline), and picks each
-customer's offer by the rules (:mod:`.offers`).
+risk and CLV with :func:`regulars.predict.predict` when asked (and says so when it cannot:
+the offers then use the heuristic baseline), and picks each customer's offer by the rules
+(:mod:`.offers`): P(order) = 1 - churn risk, and an order is worth the customer's CLV per
+expected order in the horizon (see :func:`_order_value`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from regulars.analytics import kpis
@@ -73,6 +75,31 @@ def _customers(orders: ir.Table, refunds: ir.Table, as_of: date) -> pd.DataFrame
     frame["days_since_last_order"] = (end - last).dt.total_seconds() / 86400.0
     frame["aov"] = frame["gross_revenue"].astype(float) / frame["orders"].clip(lower=1)
     return frame[["customer_id", "orders", "days_since_last_order", "aov"]]
+
+
+MIN_EXPECTED_ORDERS = 0.1
+"""Below this many expected orders, CLV per order is too unsteady: the spend model's value."""
+
+
+def _order_value(predicted: pd.DataFrame) -> pd.DataFrame:
+    """Return ``customer_id, churn_risk, expected_spend`` with the value of a next order.
+
+    The offers value an order caused at the predicted CLV per expected order in the horizon
+    (the spend model's value net of the share refunded, discounted): what a retained
+    customer's orders are worth. With fewer than :data:`MIN_EXPECTED_ORDERS` expected, the
+    spend model's expected spend per order stands in.
+    """
+    expected = predicted["expected_orders"].to_numpy(dtype=float)
+    per_order = predicted["clv"].to_numpy(dtype=float) / np.maximum(expected, MIN_EXPECTED_ORDERS)
+    steady = (expected >= MIN_EXPECTED_ORDERS) & np.isfinite(per_order)
+    value = np.where(steady, per_order, predicted["expected_spend"].to_numpy(dtype=float))
+    return pd.DataFrame(
+        {
+            "customer_id": predicted["customer_id"],
+            "churn_risk": predicted["churn_risk"],
+            "expected_spend": value,
+        }
+    )
 
 
 def make_offers(
@@ -136,8 +163,11 @@ def make_offers(
 
         try:
             predicted = predict(tables, as_of=as_of, horizon_days=horizon_days, currency=currency)
-            frame = predicted.frame[["customer_id", "churn_risk", "expected_spend", "clv"]]
-            basis = f"predictions ({predicted.model}, churn risk: {predicted.churn_method})"
+            frame = _order_value(predicted.frame)
+            basis = (
+                f"predictions ({predicted.model}, churn risk: {predicted.churn_method}; "
+                "order value: CLV per expected order)"
+            )
         except RegularsError as exc:
             basis = f"heuristic: the models could not predict ({exc.message})"
     step("choosing offers")
