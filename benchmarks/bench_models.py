@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_summary import AS_OF, OUT, lifetimes_python, median, regulars_cli
-from harness import ROOT, machine, measure, write_section
+from harness import ROOT, machine, measure, revision, write_section
 
 CUSTOMERS = 1_000_000
 STORE = OUT / "models-1m"
@@ -346,7 +346,7 @@ def fmt(seconds: float) -> str:
 def bench(repeat: int, cap: int, once_above: float, profile: bool, tmp: Path) -> str:
     summary = make_summary()
     lifetimes_py = lifetimes_python()
-    sources = sources_digest(), revision()
+    sources = sources_digest(), revision("src/regulars/models")
     ours = Path(sys.executable)
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     skip: set[tuple[str, str]] = set()
@@ -535,19 +535,6 @@ def section(
     if profiles:
         lines += ["", *profiles]
     return "\n".join(lines) + "\n"
-
-
-def revision() -> str:
-    """Return the commit, and whether the model sources differ from it."""
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    dirty = git("status", "--porcelain", "src/regulars/models")
-    return f"commit {git('rev-parse', '--short', 'HEAD')}" + (
-        " with uncommitted changes in src/regulars/models" if dirty else ""
-    )
 
 
 def sources_digest() -> str:

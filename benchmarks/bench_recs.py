@@ -56,7 +56,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import BIN, ROOT, machine, measure, write_section
+from harness import BIN, ROOT, machine, measure, revision, write_section
 
 OUT = ROOT / "benchmarks" / "out"
 IMPLICIT_VENV = OUT / "implicit-venv"
@@ -490,17 +490,6 @@ def med(runs: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(r[key] for r in runs))
 
 
-def revision() -> str:
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    dirty = git("status", "--porcelain", "src/regulars/recommend")
-    return f"commit {git('rev-parse', '--short', 'HEAD')}" + (
-        " with uncommitted changes in src/regulars/recommend" if dirty else ""
-    )
-
-
 def sources_digest(package: Path) -> str:
     """Return a digest of the recommender's sources under ``package`` (a ``regulars`` folder)."""
     import hashlib
@@ -559,7 +548,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> str:
     ours = Path(sys.executable)
     ours_env = {"PYTHONPATH": str(snap)}
     peer_env = {"OPENBLAS_NUM_THREADS": "1"}  # what implicit asks for (else it warns)
-    rev = revision() + f" (recommender sources {digest[:12]})"
+    rev = revision("src/regulars/recommend") + f" (recommender sources {digest[:12]})"
     sampler = LoadSampler()
     started = datetime.now(UTC)
     e2e, split, als = [], [], []

@@ -106,3 +106,16 @@ def write_section(name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     DOCS.write_text(text)
+
+
+def revision(sources: str) -> str:
+    """Return the commit, and whether the sources under ``sources`` differ from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    dirty = git("status", "--porcelain", sources)
+    return f"commit {git('rev-parse', '--short', 'HEAD')}" + (
+        f" with uncommitted changes in {sources}" if dirty else ""
+    )
