@@ -195,16 +195,21 @@ def offers(
 @app.command("evaluate-recs")
 def evaluate_recs(
     data: DataArgument,
-    as_of: AsOfOption = None,
-    protocol: Annotated[
-        str,
+    as_of: Annotated[
+        str | None,
         typer.Option(
-            help="last: each customer's last basket is the truth; cutoff: the first basket "
-            "after --cutoff."
+            "--as-of",
+            help="The cutoff YYYY-MM-DD: the recommender sees nothing after it, and each "
+            "customer's first basket after it is the truth. Without it: the last protocol.",
         ),
-    ] = "last",
-    cutoff: Annotated[
-        str | None, typer.Option(help="The cutoff day YYYY-MM-DD of the cutoff protocol.")
+    ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            help="cutoff (the default with --as-of): the first basket after --as-of is the "
+            "truth; last (the default without): each customer's last basket (on or before "
+            "--as-of when given)."
+        ),
     ] = None,
     k: Annotated[
         list[int] | None, typer.Option("--k", help="List length to score at (repeatable).")
@@ -224,15 +229,21 @@ def evaluate_recs(
     from regulars.recommend.run import evaluate_recommendations
 
     when = _date(as_of, "--as-of") if as_of else None
-    cut = _date(cutoff, "--cutoff") if cutoff else None
-    if protocol not in ("last", "cutoff"):
+    chosen = protocol or ("cutoff" if when else "last")
+    if chosen not in ("last", "cutoff"):
         raise ConfigError(f"Unknown --protocol {protocol!r}.", fix="Use last or cutoff.")
+    if chosen == "cutoff" and when is None:
+        raise ConfigError(
+            "The cutoff protocol needs a cutoff date.", fix="Pass --as-of YYYY-MM-DD."
+        )
+    # cutoff: read everything, cut at --as-of; last: read up to --as-of.
+    data_end, cut = (None, when) if chosen == "cutoff" else (when, None)
 
     def run(tables: Mapping[str, Any], step: Callable[[str], None]) -> RecommendationEvaluation:
         return evaluate_recommendations(
             tables,
-            as_of=when,
-            protocol=protocol,
+            as_of=data_end,
+            protocol=chosen,
             cutoff=cut,
             ks=k or [10, 20],
             currency=currency.upper() if currency else None,

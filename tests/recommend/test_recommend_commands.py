@@ -128,21 +128,12 @@ def test_evaluate_recs_cutoff_protocol(
     store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     js = tmp_path / "eval.json"
-    code, _, err = run(
-        [
-            "evaluate-recs",
-            store,
-            "--protocol",
-            "cutoff",
-            "--cutoff",
-            "2025-06-30",
-            "--json",
-            str(js),
-        ],
-        capsys,
-    )
+    code, _, err = run(["evaluate-recs", store, "--as-of", "2025-06-30", "--json", str(js)], capsys)
     assert code == 0, err
     result = json.loads(js.read_text())
-    assert result["protocol"] == "cutoff" and result["customers"] > 200
+    assert result["protocol"] == "cutoff" and result["cutoff"] == "2025-06-30"
+    assert result["customers"] > 200
     code, _, err = run(["evaluate-recs", store, "--protocol", "cutoff"], capsys)
-    assert code != 0 and "needs a cutoff date" in err
+    assert code != 0 and "needs a cutoff date" in err and "--as-of" in err
+    code, _, err = run(["evaluate-recs", store, "--protocol", "next"], capsys)
+    assert code != 0 and "Unknown --protocol" in err

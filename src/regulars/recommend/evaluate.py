@@ -68,7 +68,9 @@ def next_basket_split(
             f"Unknown protocol {protocol!r}.", fix="Use --protocol last or --protocol cutoff."
         )
     if cutoff is None:
-        raise InputError("The cutoff protocol needs a cutoff date.", fix="Pass --cutoff.")
+        raise InputError(
+            "The cutoff protocol needs a cutoff date.", fix="Pass --as-of YYYY-MM-DD (the cutoff)."
+        )
     end = datetime.combine(baskets.as_of, time.min)
     cut = datetime.combine(cutoff, time.min)
     cut_age = (end - cut).total_seconds() / 86400.0  # age of the end of the cutoff day
@@ -95,7 +97,7 @@ def next_basket_split(
     if truth.n_entries == 0:
         raise InputError(
             f"No customer bought both by {cutoff} and after it.",
-            fix="Choose an earlier --cutoff (or the last protocol).",
+            fix="Choose an earlier --as-of (or --protocol last).",
         )
     return Split(history, truth, protocol)
 
