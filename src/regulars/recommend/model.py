@@ -136,6 +136,7 @@ class Recommender:
     def _train(
         self, history: Baskets, last: Baskets, learners: IntArray, catalogue: Catalogue
     ) -> Ranker:
+        self.training_rows_ = 0
         if learners.size == 0:
             return train_ranker(np.zeros(0, np.int64), np.zeros((0, 1)), np.zeros(0, bool))
         everything = Catalogue(
