@@ -74,6 +74,16 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def _owned_by_customer() -> sa.Column[str]:
+    """Return the ``customer_id`` of a row that lives and dies with its customer."""
+    return sa.Column(
+        "customer_id",
+        sa.String(40),
+        sa.ForeignKey("customers.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
 def _timestamps() -> list[sa.Column[object]]:
     return [
         sa.Column("created_at", UtcDateTime(), nullable=False),
@@ -116,12 +126,7 @@ CUSTOMER_IDENTITIES = sa.Table(
     "customer_identities",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column(
-        "customer_id",
-        sa.String(40),
-        sa.ForeignKey("customers.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by_customer(),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("value", sa.String(320), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
@@ -217,12 +222,7 @@ CONSENTS = sa.Table(
     "consents",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column(
-        "customer_id",
-        sa.String(40),
-        sa.ForeignKey("customers.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by_customer(),
     sa.Column("channel", sa.String(32), nullable=False),
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("at", UtcDateTime(), nullable=False),
