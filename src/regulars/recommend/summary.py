@@ -97,7 +97,8 @@ def recommendation_summary(
     progress: Progress,
 ) -> RecommendationSummary:  # fmt: skip
     """Recommend to every customer; sum up per segment (customer_id, segment) and store."""
-    from regulars.recommend.run import load_baskets, recommend
+    from regulars.recommend.model import Recommender
+    from regulars.recommend.run import load_baskets, load_catalogue
 
     out = RecommendationSummary(k=k)
     try:
@@ -109,7 +110,9 @@ def recommendation_summary(
             out.unavailable = f"Only {baskets.n_customers} customer(s) bought products: too few "
             out.unavailable += f"to learn from (at least {MIN_RECOMMENDED_CUSTOMERS} are needed)."
         else:
-            recs = recommend(tables, as_of=as_of, k=k, currency=currency, progress=progress)
+            progress("fitting the recommender")  # on the baskets already read
+            model = Recommender().fit(baskets, load_catalogue(tables, baskets))
+            lists = model.recommend(k=k)
     except InputError as exc:
         out.unavailable = f"{exc.message} {exc.fix or ''}".strip()
     if out.unavailable:
@@ -119,8 +122,9 @@ def recommendation_summary(
     seen = np.isin(truth.customer * n + truth.item, history.customer * n + history.item)
     out.observed_repeat_ratio = float(seen.mean()) if seen.size else None
     out.observed_customers = int(np.unique(truth.customer).size)
-    out.ranker, out.ranker_reason, out.customers = recs.ranker, recs.ranker_reason, recs.customers
-    frame = recs.frame.assign(buy_again=recs.frame["reason"] == "buy_again")
+    out.ranker, out.ranker_reason = model.ranker_.method, model.ranker_.reason
+    out.customers = int(lists["customer_id"].nunique())
+    frame = lists.assign(buy_again=lists["reason"] == "buy_again")
     out.reasons = {r: int((frame["reason"] == r).sum()) for r in REASONS}
     out.repeat_ratio = float(frame["buy_again"].mean()) if len(frame) else None
     who = segments.to_pyarrow().to_pandas().dropna(subset=["segment"])
