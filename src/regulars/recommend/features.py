@@ -103,6 +103,8 @@ class State:
     """The :data:`POPULAR` recommendable products bought by the most customers, best first."""
     trending: IntArray
     """The :data:`POPULAR` recommendable products with the most recent buyers, best first."""
+    favourite_category: IntArray
+    """Each customer's category with the largest share (-1 without one)."""
     category_top: dict[int, IntArray]
     """Per category code, its most bought recommendable products (:data:`PER_CATEGORY`)."""
 
@@ -145,6 +147,7 @@ class State:
             )
             for code in range(n_categories)
         }
+        shares = sp.csr_matrix(sp.diags(scale) @ per_category)
         return cls(
             history=history,
             items=items,
@@ -152,7 +155,10 @@ class State:
             item_similarity=item_neighbours(baskets, item_neighbours_kept),
             user_mean=user_mean,
             category=category,
-            category_share=sp.csr_matrix(sp.diags(scale) @ per_category),
+            category_share=shares,
+            favourite_category=np.where(
+                np.diff(shares.indptr) > 0, np.asarray(shares.argmax(axis=1)).ravel(), -1
+            ).astype(np.int64),
             recommendable=recommendable,
             baskets=count.astype(np.int64),
             days_since_last=np.where(count > 0, seen_age - baskets.view_days, np.nan),
@@ -245,12 +251,10 @@ def candidates(
     if hood.user_knn is not None:
         parts.append((*_pairs(hood.user_knn, customers, neighbours), 1))
     if state.category_top and per_category:
-        shares = state.category_share[customers]
-        favourite = np.asarray(shares.argmax(axis=1)).ravel()
-        has = np.diff(shares.indptr) > 0
-        for code in np.unique(favourite[has]):
+        favourite = state.favourite_category[customers]
+        for code in np.unique(favourite[favourite >= 0]):
             members = state.category_top[int(code)][:per_category]
-            who = customers[has & (favourite == code)]
+            who = customers[favourite == code]
             parts.append((np.repeat(who, members.size), np.tile(members, who.size), 2))
     top = np.union1d(state.best_sellers[:popular], state.trending[:popular])
     parts.append((np.repeat(customers, top.size), np.tile(top, customers.size), 3))
@@ -293,17 +297,17 @@ def features(state: State, pairs: Candidates) -> FloatArray:
     cycle = np.where(np.isnan(cycle), state.store_cycle_days, cycle)
     due = last / np.maximum(cycle, 1.0)
     again = np.where(bought, buy_again_score(count, due), 0.0)
-    local, rows = np.unique(customer, return_inverse=True)
-    vectors = state.vectors[local]
-    item_knn = _sparse_values(sp.csr_matrix(vectors @ state.item_similarity), rows, item)
-    if state.user_mean is not None:
-        user_knn = _sparse_values(sp.csr_matrix(state.user_mean[local] @ state.vectors), rows, item)
+    hood = pairs.neighbourhood  # computed once, by candidates()
+    rows = hood.rows(customer)
+    item_knn = _sparse_values(hood.item_knn, rows, item)
+    if hood.user_knn is not None:
+        user_knn = _sparse_values(hood.user_knn, rows, item)
     else:
         user_knn = np.full(customer.size, np.nan)
     code = state.category[item]
     category_share = np.full(customer.size, np.nan)
     known = code >= 0
-    category_share[known] = _sparse_values(state.category_share[local], rows[known], code[known])
+    category_share[known] = _sparse_values(state.category_share, customer[known], code[known])
     baskets = state.baskets[customer].astype(float)
     columns = {
         "bought": bought.astype(float),
