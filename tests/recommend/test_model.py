@@ -99,3 +99,34 @@ def test_metrics_by_hand() -> None:
     assert got["repeat_share"] == 0.0  # z and w were new to them
     assert got["explore_recall"] == pytest.approx((1 / 2 + 1) / 2)  # a: z of {y, z}; b: w
     assert got["repeat_recall"] == 0.0  # a's x was not listed
+
+
+def test_a_thin_history_gets_its_favourite_categorys_best_sellers() -> None:
+    from regulars.recommend.features import candidates
+    from regulars.recommend.filters import Catalogue
+
+    orders = {
+        "ann": [(30, ["tea1", "tea2"]), (20, ["tea2", "tea3"])],
+        "bob": [(25, ["tea1", "tea3"]), (5, ["tea1"])],
+        "cat": [(10, ["tea4"])],  # one basket, one tea: thin history
+        "dan": [(8, ["mug1", "mug2"]), (3, ["mug1"])],
+    }
+    b = baskets_of(orders)
+    products = pd.DataFrame(
+        {
+            "product_id": list(b.item_ids),
+            "name": list(b.item_ids),
+            "category": ["mug" if p.startswith("mug") else "tea" for p in b.item_ids],
+            "active": True,
+        }
+    )
+    rec = Recommender().fit(b, Catalogue.build(b.item_ids, products))
+    cat = int(rec.customer_index_.get_loc("cat"))
+    pool = candidates(rec.state_, np.array([cat]))
+    category = {
+        b.item_ids[i] for i, r in zip(pool.item, pool.reason, strict=True) if r == "category"
+    }
+    # tea1 is the best-selling tea and cat never bought it nor anything like it.
+    assert "tea1" in category or "tea1" in set(b.item_ids[pool.item[pool.reason == "cross_sell"]])
+    assert set(b.item_ids[pool.item[(pool.source & 4) > 0]]) >= {"tea1", "tea2", "tea3"}
+    assert not set(b.item_ids[pool.item[(pool.source & 4) > 0]]) & {"mug1", "mug2"}
