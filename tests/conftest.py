@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# The operational store fixtures (`database` on SQLite and PostgreSQL), for store and service tests.
+pytest_plugins = ["store_database"]
+
 REPO = Path(__file__).resolve().parents[1]
 
 

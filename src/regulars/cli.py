@@ -272,7 +272,7 @@ def formats(
 # The commands over a store's analysis (report, customers, predict, evaluate) live in
 # cli_store, those over recommendations (recommend, offers, evaluate-recs) in cli_recs;
 # importing them registers them on the same app.
-from regulars import cli_recs, cli_store  # noqa: E402, F401
+from regulars import cli_live, cli_recs, cli_service, cli_store  # noqa: E402, F401
 
 
 def main(argv: list[str] | None = None) -> None:

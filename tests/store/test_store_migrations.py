@@ -17,10 +17,10 @@ def _tables(database: Database) -> set[str]:
 def test_migrations_create_every_table_with_no_drift(empty_database: Database) -> None:
     assert current_revision(empty_database) is None
     assert _tables(empty_database) == set()
-    assert empty_database.migrate() == head_revision() == "0001"
+    assert empty_database.migrate() == head_revision() == "0002"
     assert _tables(empty_database) == set(metadata.tables) | {"alembic_version"}
     assert schema_drift(empty_database) == []
-    assert empty_database.migrate() == "0001"  # again: nothing to do
+    assert empty_database.migrate() == "0002"  # again: nothing to do
 
 
 def test_drift_is_noticed(empty_database: Database) -> None:

@@ -44,6 +44,7 @@ PROFILE_FIELDS = ("email", "first_name", "last_name", "phone")
 """The personal columns of a customer record (besides ``traits``)."""
 
 _MAX_MERGE_HOPS = 16
+_ANONYMOUS_LOCK_SPACE = 0x616E6F6E  # "anon": the first key of the anonymous-id locks
 
 
 def normalize_identity(kind: str, value: Any) -> str:
@@ -93,14 +94,23 @@ class CustomerRepository(Repository):
     # ---- reading -------------------------------------------------------------------
 
     def get(self, customer_id: str, *, follow_merges: bool = True) -> Customer | None:
-        """Return the customer ``customer_id`` (its survivor if it was merged), or ``None``."""
-        row = self._row(customer_id)
+        """Return the customer ``customer_id`` (its survivor if it was merged), or ``None``.
+
+        In a writing transaction on PostgreSQL the records read are locked ``FOR KEY
+        SHARE`` until it ends: a concurrent merge waits for it, so the event, order or
+        identity it then writes for the customer is moved by that merge instead of being
+        left on the merged record (and a merge that committed first is seen and followed).
+        """
+        return self._get(customer_id, follow_merges=follow_merges, lock=self._share_lock())
+
+    def _get(self, customer_id: str, *, follow_merges: bool, lock: str | None) -> Customer | None:
+        row = self._row(customer_id, lock)
         hops = 0
         while follow_merges and row is not None and row.merged_into is not None:
             hops += 1
             if hops > _MAX_MERGE_HOPS:
                 raise ConflictError(f"Customer {customer_id} has a loop of merges.")
-            row = self._row(row.merged_into)
+            row = self._row(row.merged_into, lock)
         return None if row is None else _customer(row)
 
     def require(self, customer_id: str) -> Customer:
@@ -260,6 +270,7 @@ class CustomerRepository(Repository):
         """
         target = self.canonical_id(customer_id)
         stored = normalize_identity("anonymous_id", anonymous_id)
+        self.lock_anonymous_id(stored)
         self._insert_identity(target, "anonymous_id", stored)
         owner = self._owner("anonymous_id", stored)
         if owner is None or self.canonical_id(owner) != target:
@@ -270,6 +281,21 @@ class CustomerRepository(Repository):
             .values(customer_id=target)
         )
         return int(result.rowcount)
+
+    def lock_anonymous_id(self, anonymous_id: str) -> None:
+        """Hold the anonymous id (a stored value) until the transaction ends (PostgreSQL).
+
+        Linking an anonymous id and storing an event that looks up its owner take this
+        lock first, so they never interleave: an anonymous event stored while an identify
+        links its id is either attached by that identify or finds the new owner itself.
+        (SQLite runs one writer at a time: nothing to do.) The lock is an advisory lock in
+        the two-key space, which never meets the migrations' single-key one.
+        """
+        if self._uow.backend == "postgresql":
+            self._conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:value))"),
+                {"space": _ANONYMOUS_LOCK_SPACE, "value": anonymous_id},
+            )
 
     def update_profile(
         self,
@@ -286,7 +312,11 @@ class CustomerRepository(Repository):
         A new email becomes the customer's email and one more identity; ``traits`` are
         merged into the stored ones (a key set to ``None`` is removed).
         """
-        current = self.require(customer_id)
+        # Locked until the transaction ends: concurrent updates of one profile (traits are
+        # read, merged and written back) run one after the other, and none is lost.
+        current = self._get(customer_id, follow_merges=True, lock=self._update_lock())
+        if current is None:
+            raise NotFoundError(f"There is no customer with id {customer_id!r}.")
         if current.erased_at is not None:
             raise ConflictError(f"Customer {current.id} was erased; it has no profile.")
         values: dict[str, Any] = {}
@@ -372,8 +402,20 @@ class CustomerRepository(Repository):
 
     # ---- helpers -------------------------------------------------------------------
 
-    def _row(self, customer_id: str) -> Any:
-        return self._conn.execute(sa.select(CUSTOMERS).where(CUSTOMERS.c.id == customer_id)).first()
+    def _share_lock(self) -> str | None:
+        writing = self._uow.backend == "postgresql" and not self._uow.read_only
+        return "key share" if writing else None
+
+    def _update_lock(self) -> str | None:
+        return "no key update" if self._share_lock() else None
+
+    def _row(self, customer_id: str, lock: str | None = None) -> Any:
+        query = sa.select(CUSTOMERS).where(CUSTOMERS.c.id == customer_id)
+        if lock == "key share":
+            query = query.with_for_update(read=True, key_share=True)
+        elif lock == "no key update":
+            query = query.with_for_update(key_share=True)
+        return self._conn.execute(query).first()
 
     def _owner(self, kind: str, value: str) -> str | None:
         owner = self._conn.execute(

@@ -185,6 +185,8 @@ class EventRepository(Repository):
         customers = self._uow.customers
         if customer_id is not None:
             return customers.canonical_id(customer_id)
+        if anonymous_id is not None:
+            customers.lock_anonymous_id(anonymous_id)  # no race with a link of the same id
         for kind, value in (("external_id", user_id), ("anonymous_id", anonymous_id)):
             if value is not None and (found := customers.find(kind, value)) is not None:
                 return found.id

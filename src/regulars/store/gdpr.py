@@ -12,7 +12,8 @@ What :meth:`PrivacyRepository.erase_customer` does, in the unit of work's transa
   ``messageId`` (so a replay stays deduplicated) and times; its ``userId``,
   ``anonymousId`` and payload (properties, traits, context) are dropped;
 - consents keep channel, status, time and source; address and evidence are cleared;
-- identities, scores, the customer record and the records merged into it are deleted.
+- identities, scores and their segment rows, the customer record and the records merged
+  into it are deleted.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from regulars.store.tables import (
     CONSENTS,
     CUSTOMER_IDENTITIES,
     CUSTOMER_SCORES,
+    CUSTOMER_SEGMENTS,
     CUSTOMERS,
     EVENTS,
     ORDERS,
@@ -183,6 +185,15 @@ class PrivacyRepository(Repository):
             .where(CONSENTS.c.customer_id.in_(ids))
             .values(customer_id=pseudonym, address=None, evidence=None)
         ).rowcount
+        scored_in = sa.select(CUSTOMER_SCORES.c.version_id).where(
+            CUSTOMER_SCORES.c.customer_id.in_(ids)
+        )
+        conn.execute(  # the foreign key cascades too; explicit, through the index
+            sa.delete(CUSTOMER_SEGMENTS).where(
+                CUSTOMER_SEGMENTS.c.version_id.in_(scored_in),
+                CUSTOMER_SEGMENTS.c.customer_id.in_(ids),
+            )
+        )
         conn.execute(sa.delete(CUSTOMER_SCORES).where(CUSTOMER_SCORES.c.customer_id.in_(ids)))
         identities = conn.execute(
             sa.delete(CUSTOMER_IDENTITIES).where(CUSTOMER_IDENTITIES.c.customer_id.in_(ids))

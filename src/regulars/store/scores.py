@@ -6,6 +6,10 @@ does all three in the unit of work's transaction, so nobody ever sees a half-wri
 version; and even a writer that commits in batches (:meth:`ScoreRepository.begin_version`,
 :meth:`ScoreRepository.add_scores`, :meth:`ScoreRepository.complete_version`) is never read
 before it completes, because readers ask for :meth:`ScoreRepository.latest_complete_version`.
+
+Each row's segments (its RFM ``segment`` and the names in ``extra["segments"]``) are also
+written to ``customer_segments``, so that :meth:`ScoreRepository.segments` counts them and
+:meth:`ScoreRepository.segment_customers` pages through one with an index.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import sqlalchemy as sa
 from regulars.errors import InputError
 from regulars.store.errors import ConflictError, NotFoundError
 from regulars.store.records import CustomerScore, ScoreVersion
-from regulars.store.tables import CUSTOMER_SCORES, SCORE_VERSIONS
+from regulars.store.tables import CUSTOMER_SCORES, CUSTOMER_SEGMENTS, SCORE_VERSIONS
 from regulars.store.types import check_currency, utc
 from regulars.store.uow import Repository
 
@@ -68,6 +72,33 @@ def _float(value: float | None, field: str) -> float | None:
     if math.isinf(number):
         raise InputError("A score is infinite.", column=field, value=value)
     return number
+
+
+def segment_names(score: CustomerScore) -> list[str]:
+    """Return the segments of a row: its RFM ``segment`` and ``extra["segments"]``, each once."""
+    names: list[str] = []
+    listed = score.extra.get("segments") if isinstance(score.extra, Mapping) else None
+    if listed is not None and (isinstance(listed, str) or not isinstance(listed, Iterable)):
+        raise InputError(
+            f"The segments of customer {score.customer_id} are not a list of names.",
+            column="extra.segments",
+            value=listed,
+            expected='a list of segment names, e.g. ["first_time_buyer", "at_risk"]',
+        )
+    for name in [score.segment, *(listed or ())]:
+        if name is None:
+            continue
+        text = str(name)
+        if not text or len(text) > 100:
+            raise InputError(
+                f"Customer {score.customer_id} has a segment name that is empty or longer "
+                "than 100 characters.",
+                column="segments",
+                value=name,
+            )
+        if text not in names:
+            names.append(text)
+    return names
 
 
 def _score_values(version_id: int, score: CustomerScore) -> dict[str, Any]:
@@ -120,9 +151,18 @@ class ScoreRepository(Repository):
             raise ConflictError(f"Score version {version_id} is complete; start a new one.")
         added = 0
         rows = iter(scores)
-        while batch := [_score_values(version_id, s) for s in islice(rows, BATCH_ROWS)]:
-            self._conn.execute(sa.insert(CUSTOMER_SCORES), batch)
-            added += len(batch)
+        while chunk := list(islice(rows, BATCH_ROWS)):
+            self._conn.execute(
+                sa.insert(CUSTOMER_SCORES), [_score_values(version_id, s) for s in chunk]
+            )
+            memberships = [
+                {"version_id": version_id, "segment": name, "customer_id": s.customer_id}
+                for s in chunk
+                for name in segment_names(s)
+            ]
+            if memberships:
+                self._conn.execute(sa.insert(CUSTOMER_SEGMENTS), memberships)
+            added += len(chunk)
         return added
 
     def complete_version(self, version_id: int) -> ScoreVersion:
@@ -172,6 +212,13 @@ class ScoreRepository(Repository):
         rows = self._conn.execute(sa.select(SCORE_VERSIONS).order_by(SCORE_VERSIONS.c.id.desc()))
         return [_version(r) for r in rows]
 
+    def _chosen(self, version_id: int | None) -> int | None:
+        """Return ``version_id``, or the latest complete version's id (``None``: none yet)."""
+        if version_id is not None:
+            return version_id
+        latest = self.latest_complete_version()
+        return None if latest is None else latest.id
+
     def latest_complete_version(self) -> ScoreVersion | None:
         """Return the complete version with the latest ``as_of`` (newest run on a tie)."""
         row = self._conn.execute(
@@ -184,11 +231,9 @@ class ScoreRepository(Repository):
 
     def score(self, customer_id: str, *, version_id: int | None = None) -> CustomerScore | None:
         """Return a customer's row in a version (default: the latest complete), or ``None``."""
+        version_id = self._chosen(version_id)
         if version_id is None:
-            latest = self.latest_complete_version()
-            if latest is None:
-                return None
-            version_id = latest.id
+            return None
         target = self._uow.customers.canonical_id(customer_id)
         row = self._conn.execute(
             sa.select(CUSTOMER_SCORES).where(
@@ -200,16 +245,78 @@ class ScoreRepository(Repository):
 
     def scores(self, version_id: int | None = None) -> list[CustomerScore]:
         """Return every row of a version (default: the latest complete), by customer id."""
+        version_id = self._chosen(version_id)
         if version_id is None:
-            latest = self.latest_complete_version()
-            if latest is None:
-                return []
-            version_id = latest.id
+            return []
         rows = self._conn.execute(
             sa.select(CUSTOMER_SCORES)
             .where(CUSTOMER_SCORES.c.version_id == version_id)
             .order_by(CUSTOMER_SCORES.c.customer_id)
         )
+        return [_score(r) for r in rows]
+
+    def segments(self, version_id: int | None = None) -> list[tuple[str, int]]:
+        """Return ``(segment, customers)`` of a version (default: the latest complete), by name.
+
+        Empty when there is no complete version (or the version has no segment rows).
+        """
+        version_id = self._chosen(version_id)
+        if version_id is None:
+            return []
+        rows = self._conn.execute(
+            sa.select(CUSTOMER_SEGMENTS.c.segment, sa.func.count())
+            .where(CUSTOMER_SEGMENTS.c.version_id == version_id)
+            .group_by(CUSTOMER_SEGMENTS.c.segment)
+            .order_by(CUSTOMER_SEGMENTS.c.segment)
+        )
+        return [(str(r[0]), int(r[1])) for r in rows]
+
+    def segment_customers(
+        self,
+        name: str,
+        *,
+        after: str | None = None,
+        limit: int = 100,
+        version_id: int | None = None,
+    ) -> list[CustomerScore]:
+        """Return the rows of a segment's customers, by customer id, after the cursor ``after``.
+
+        Parameters
+        ----------
+        name
+            The segment (an RFM segment such as ``Champions``, or ``at_risk``, ...).
+        after
+            Only customers whose id sorts after this one (the last id of the previous page).
+        limit
+            At most this many rows (1 to 10,000).
+        version_id
+            The version to read (default: the latest complete; none: an empty list).
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InputError(
+                "The page size is out of range.",
+                column="limit",
+                value=limit,
+                expected="an integer from 1 to 10000",
+            )
+        version_id = self._chosen(version_id)
+        if version_id is None:
+            return []
+        query = (
+            sa.select(CUSTOMER_SCORES)
+            .join(
+                CUSTOMER_SEGMENTS,
+                sa.and_(
+                    CUSTOMER_SEGMENTS.c.version_id == CUSTOMER_SCORES.c.version_id,
+                    CUSTOMER_SEGMENTS.c.customer_id == CUSTOMER_SCORES.c.customer_id,
+                ),
+            )
+            .where(CUSTOMER_SEGMENTS.c.version_id == version_id)
+            .where(CUSTOMER_SEGMENTS.c.segment == name)
+        )
+        if after is not None:
+            query = query.where(CUSTOMER_SEGMENTS.c.customer_id > after)
+        rows = self._conn.execute(query.order_by(CUSTOMER_SEGMENTS.c.customer_id).limit(limit))
         return [_score(r) for r in rows]
 
     def prune(self, *, keep: int = 3) -> int:
@@ -229,6 +336,9 @@ class ScoreRepository(Repository):
             if v.id not in kept and (v.status == "complete" or v.id < newest)
         ]
         if doomed:
+            self._conn.execute(
+                sa.delete(CUSTOMER_SEGMENTS).where(CUSTOMER_SEGMENTS.c.version_id.in_(doomed))
+            )
             self._conn.execute(
                 sa.delete(CUSTOMER_SCORES).where(CUSTOMER_SCORES.c.version_id.in_(doomed))
             )

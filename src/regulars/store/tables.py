@@ -34,6 +34,7 @@ __all__ = [
     "CUSTOMERS",
     "CUSTOMER_IDENTITIES",
     "CUSTOMER_SCORES",
+    "CUSTOMER_SEGMENTS",
     "EVENTS",
     "IDENTITY_KINDS",
     "NAMING",
@@ -277,3 +278,28 @@ CUSTOMER_SCORES = sa.Table(
     sa.Index(None, "customer_id"),
     comment="The customer table (RFM, segment, CLV, churn risk, ...) of one score version.",
 )
+
+CUSTOMER_SEGMENTS = sa.Table(
+    "customer_segments",
+    metadata,
+    sa.Column(
+        "version_id",
+        BigId,
+        sa.ForeignKey("score_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("segment", sa.String(100), primary_key=True),
+    sa.Column("customer_id", sa.String(40), primary_key=True),
+    sa.ForeignKeyConstraint(
+        ["version_id", "customer_id"],
+        ["customer_scores.version_id", "customer_scores.customer_id"],
+        ondelete="CASCADE",
+    ),
+    sa.Index(None, "version_id", "customer_id"),
+    comment="Which segments each customer of a score version is in (RFM segment and others).",
+)
+"""Segment membership of a score version, for counts per segment and paging through one.
+
+A row lives and dies with its ``customer_scores`` row (composite foreign key, cascading):
+pruning a version, merging or erasing a customer drops its segment rows too.
+"""

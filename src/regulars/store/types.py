@@ -104,7 +104,7 @@ def check_currency(value: Any, *, field: str = "currency") -> str:
 
 
 def check_text(value: Any, *, field: str, max_length: int) -> str:
-    """Return ``value`` stripped; refuse an empty or too long text.
+    """Return ``value`` stripped; refuse an empty or too long text, or one with a NUL.
 
     Raises
     ------
@@ -118,6 +118,13 @@ def check_text(value: Any, *, field: str, max_length: int) -> str:
             column=field,
             value=value,
             expected=f"a non-empty text of at most {max_length} characters",
+        )
+    if "\x00" in text:  # PostgreSQL cannot store it; no real id or name holds one
+        raise InputError(
+            f"The {field} holds a NUL character (\\u0000).",
+            column=field,
+            value=value,
+            fix="Remove the NUL character; it is never part of a valid text.",
         )
     return text
 

@@ -1,4 +1,6 @@
-"""Fixtures of the store tests: every test that takes ``database`` runs on both backends.
+"""Fixtures of the store and service tests: a test that takes ``database`` runs on both backends.
+
+Loaded for every test by ``pytest_plugins`` in ``tests/conftest.py``.
 
 - ``sqlite``: a fresh file per test, migrated.
 - ``postgresql``: the server at 127.0.0.1:5432 (database ``test``, user postgres or root,

@@ -1,0 +1,86 @@
+"""The FastAPI application: routes, limits, problem details, logs.
+
+::
+
+    from regulars.service import create_app
+    from regulars.store import open_database
+
+    app = create_app(open_database(path="regulars.db"))   # then: uvicorn, or TestClient(app)
+
+``regulars serve`` does the same and runs it under uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from regulars.service.auth import KeyCache, RateLimiter
+from regulars.service.limits import BodySizeLimit, RequestTimeout
+from regulars.service.logs import AccessLog
+from regulars.service.problems import install_problem_handlers
+from regulars.service.routes import customers, events, health, keys, segments
+from regulars.service.settings import ServiceSettings
+from regulars.store import Database
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """\
+The live side of regulars: send a store's orders and storefront events as they happen
+(Segment spec), and read each customer's scores, segments and recommendations.
+
+Every route but `/health` and `/ready` needs an API key (`Authorization: Bearer <key>`):
+`write` to send events, `read` to read, `admin` to manage keys. Create the first with
+`regulars keys create --name shop --scope write --scope read`.
+Errors are JSON problem details (RFC 9457) naming the field at fault.
+"""
+
+
+def create_app(
+    database: Database,
+    settings: ServiceSettings | None = None,
+    *,
+    migrate: bool = True,
+) -> FastAPI:
+    """Return the HTTP API over ``database``.
+
+    Parameters
+    ----------
+    database
+        The operational store (``regulars.store.open_database``).
+    settings
+        Limits and timeouts (:class:`ServiceSettings`; defaults otherwise).
+    migrate
+        Bring the database's schema to the current revision at start-up (safe to run
+        from several processes at once).
+    """
+    settings = settings or ServiceSettings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            database.migrate()
+        yield
+
+    from regulars import __version__
+
+    app = FastAPI(
+        title="regulars",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.database = database
+    app.state.settings = settings
+    app.state.key_cache = KeyCache(settings.key_cache_seconds)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    install_problem_handlers(app)
+    for module in (events, customers, segments, keys, health):
+        app.include_router(module.router)
+    # Outermost last: the access log sees every answer, limits answered included.
+    app.add_middleware(RequestTimeout, seconds=settings.request_timeout_seconds)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog)
+    return app

@@ -1,0 +1,96 @@
+"""Ingestion: ``POST /v1/track``, ``/v1/identify`` and ``/v1/batch`` (the Segment HTTP API).
+
+Each request is one transaction: a batch is stored whole or not at all. A message whose
+``messageId`` was received before changes nothing and gets its first delivery's answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.exceptions import HTTPException
+
+from regulars.service.auth import require_scope
+from regulars.service.deps import database_of
+from regulars.service.schemas import (
+    BatchRequest,
+    BatchResponse,
+    IdentifyMessage,
+    IngestResponse,
+    TrackMessage,
+)
+from regulars.store import ApiKey, Database, run_in_transaction
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["events"])
+Writer = Annotated[ApiKey, Depends(require_scope("write"))]
+ATTEMPTS = 8
+"""Tries of a transaction that meets a deadlock (concurrent ingests of one customer)."""
+Store = Annotated[Database, Depends(database_of)]
+
+
+def _with_id(message: dict[str, Any]) -> dict[str, Any]:
+    if not message.get("messageId"):
+        message["messageId"] = f"regulars-{uuid.uuid4()}"
+    return message
+
+
+def _ingest_one(database: Database, message: dict[str, Any]) -> IngestResponse:
+    from regulars.live.ingest import ingest
+
+    result = run_in_transaction(database, lambda uow: ingest(uow, message), attempts=ATTEMPTS)
+    return IngestResponse(**result.as_dict())
+
+
+def _ingest(database: Database, messages: Sequence[dict[str, Any]]) -> list[IngestResponse]:
+    from regulars.live.ingest import ingest_batch
+
+    results = run_in_transaction(
+        database, lambda uow: ingest_batch(uow, messages), attempts=ATTEMPTS
+    )
+    return [IngestResponse(**result.as_dict()) for result in results]
+
+
+@router.post("/track", response_model=IngestResponse)
+def track(message: TrackMessage, database: Store, _key: Writer) -> IngestResponse:
+    """Record something a customer did (``Order Completed``, ``Product Viewed``, ...).
+
+    ``Order Completed`` / ``Order Updated`` / ``Order Cancelled`` write the order,
+    ``Order Refunded`` a refund; every event is kept for the customer's timeline.
+    """
+    return _ingest_one(database, _with_id(message.message()))
+
+
+@router.post("/identify", response_model=IngestResponse)
+def identify(message: IdentifyMessage, database: Store, _key: Writer) -> IngestResponse:
+    """Say who a customer is: ``userId``, ``traits.email`` and the browser's ``anonymousId``.
+
+    Earlier anonymous events of that ``anonymousId`` are linked to the customer; two records
+    found to be one person are merged, keeping every order and event.
+    """
+    return _ingest_one(database, _with_id(message.message()))
+
+
+@router.post("/batch", response_model=BatchResponse)
+def batch(body: BatchRequest, request: Request, database: Store, _key: Writer) -> BatchResponse:
+    """Send up to ``max_batch_messages`` messages at once (all stored, or none on an error)."""
+    limit = request.app.state.settings.max_batch_messages
+    if len(body.batch) > limit:
+        raise HTTPException(
+            413,
+            f"The batch holds {len(body.batch)} messages; the limit is {limit}. "
+            "Split it into several requests.",
+        )
+    shared = {
+        k: v for k, v in (("context", body.context), ("integrations", body.integrations)) if v
+    }
+    messages = [_with_id({**shared, **m.message()}) for m in body.batch]
+    results = _ingest(database, messages)
+    created = sum(r.created for r in results)
+    return BatchResponse(
+        received=len(results), created=created, duplicates=len(results) - created, results=results
+    )
