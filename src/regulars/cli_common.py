@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from regulars.errors import ConfigError
 
-__all__ = ["_date", "_write_text", "app", "err", "out"]
+if TYPE_CHECKING:
+    from regulars.store import Database
+
+__all__ = [
+    "DatabaseOption",
+    "_date",
+    "_write_text",
+    "app",
+    "database_url",
+    "err",
+    "open_store",
+    "out",
+]
 
 app = typer.Typer(
     name="regulars",
@@ -41,3 +55,36 @@ def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+DEFAULT_DATABASE = "regulars.db"
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="The operational store: a SQLite file, or a URL (postgresql+psycopg://user@host/db, "
+        "sqlite:///path). Default: REGULARS_DATABASE_URL, else ./regulars.db.",
+        show_default=False,
+    ),
+]
+
+
+def database_url(database: str | None) -> str:
+    """Return the URL of the store ``--database`` names (a file becomes a sqlite:/// URL).
+
+    The option wins over ``REGULARS_DATABASE_URL``, which wins over ``./regulars.db``.
+    """
+    if database is None:
+        database = os.environ.get("REGULARS_DATABASE_URL") or DEFAULT_DATABASE
+    if "://" in database:
+        return database
+    return f"sqlite:///{Path(database).expanduser().resolve()}"
+
+
+def open_store(database: str | None) -> Database:
+    """Open and migrate the operational store ``--database`` names."""
+    from regulars.store import open_database
+
+    store = open_database(database_url(database))
+    store.migrate()
+    return store

@@ -2,9 +2,9 @@
 
 ``regulars score`` computes the customer table of the store (``regulars.live.scoring``) and
 writes it as a new score version, served by the API once complete; ``regulars sync``
-copies the store into an analytics workspace (``regulars.live.sync``). The database is the
-``--database`` URL, else ``REGULARS_DATABASE_URL``, else ``./regulars.db`` (as for
-:func:`regulars.store.open_database`). Registered on the app of :mod:`.cli`.
+copies the store into an analytics workspace (``regulars.live.sync``). The database is
+``--database`` (a SQLite file or a URL), else ``REGULARS_DATABASE_URL``, else
+``./regulars.db``. Registered on the app of :mod:`.cli`.
 """
 
 from __future__ import annotations
@@ -14,34 +14,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from regulars.cli_common import _date, app, err, out
+from regulars.cli_common import DatabaseOption, _date, app, err, open_store, out
 from regulars.cli_store import CurrencyOption, DiscountOption, HorizonOption, ModelOption
 from regulars.models.units import horizon_label, parse_horizon
 
 if TYPE_CHECKING:
-    from regulars.store.engine import Database
+    pass
 
 __all__ = ["score", "sync"]
-
-DEFAULT_DATABASE = Path("regulars.db")
-
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="The operational store's URL (sqlite:///regulars.db, postgresql+psycopg://...); "
-        "default: REGULARS_DATABASE_URL, else ./regulars.db.",
-        show_default=False,
-    ),
-]
-
-
-def _open(url: str | None) -> Database:
-    from regulars.store import open_database
-
-    database = open_database(url, path=DEFAULT_DATABASE)
-    database.migrate()
-    return database
 
 
 @app.command()
@@ -71,7 +51,7 @@ def score(
 
     days = parse_horizon(horizon)
     when = _date(as_of, "--as-of") if as_of else None
-    store = _open(database)
+    store = open_store(database)
     try:
         with err.status(f"Scoring the customers of {store.url} ..."):
             version = score_store(
@@ -118,7 +98,7 @@ def sync(
     """
     from regulars.live.sync import sync_to_workspace
 
-    store = _open(database)
+    store = open_store(database)
     try:
         with err.status(f"Copying {store.url} into {workspace} ..."):
             result = sync_to_workspace(store, workspace, events=events)

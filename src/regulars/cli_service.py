@@ -10,47 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from regulars.cli_common import app, out
+from regulars.cli_common import DatabaseOption, app, database_url, open_store, out
 
 if TYPE_CHECKING:
-    from regulars.store import Database
+    pass
 
 __all__ = ["keys_app", "serve"]
 
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="The operational store: a SQLAlchemy URL (postgresql+psycopg://...) or a SQLite "
-        "file. Default: REGULARS_DATABASE_URL, else ./regulars.db.",
-    ),
-]
-
 keys_app = typer.Typer(help="Create, list and revoke the HTTP API's keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-
-
-def _database_env(database: str | None) -> None:
-    """Point the environment at ``database`` (a URL, or a SQLite file)."""
-    from regulars.service.serve import PATH_VAR
-
-    if database is None:
-        return
-    if "://" in database:
-        os.environ["REGULARS_DATABASE_URL"] = database
-    else:
-        os.environ.pop("REGULARS_DATABASE_URL", None)
-        os.environ[PATH_VAR] = database
-
-
-def _open(database: str | None) -> Database:
-    from regulars.service.serve import DEFAULT_PATH, PATH_VAR
-    from regulars.store import open_database
-
-    _database_env(database)
-    store = open_database(path=os.environ.get(PATH_VAR, DEFAULT_PATH))
-    store.migrate()
-    return store
 
 
 @app.command()
@@ -72,7 +40,8 @@ def serve(
     from regulars.service.settings import ServiceSettings
 
     ServiceSettings.from_env()  # a bad setting fails here, with its message
-    _open(database).dispose()  # reachable, and migrated once before the workers start
+    os.environ["REGULARS_DATABASE_URL"] = database_url(database)  # read by every worker
+    open_store(database).dispose()  # reachable, and migrated once before the workers start
     os.environ["REGULARS_LOG_LEVEL"] = log_level
     out.print(f"regulars API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
     uvicorn.run(
@@ -97,7 +66,7 @@ def keys_create(
     database: DatabaseOption = None,
 ) -> None:
     """Create an API key and print its token (shown this once only)."""
-    store = _open(database)
+    store = open_store(database)
     try:
         with store.unit_of_work() as uow:
             issued = uow.api_keys.create(name, scope)
@@ -112,7 +81,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(database: DatabaseOption = None) -> None:
     """List the API keys (never their secrets)."""
-    store = _open(database)
+    store = open_store(database)
     try:
         with store.unit_of_work(read_only=True) as uow:
             keys = uow.api_keys.all(include_revoked=True)
@@ -134,7 +103,7 @@ def keys_revoke(
     """Revoke an API key (refused by the API within seconds)."""
     from regulars.store import NotFoundError
 
-    store = _open(database)
+    store = open_store(database)
     try:
         with store.unit_of_work() as uow:
             if uow.api_keys.get(key_id) is None:

@@ -24,18 +24,8 @@ from regulars.store.tables import ORDERS, REFUNDS
 __all__ = ["customer_profile", "find_customer", "order_summary", "score_view"]
 
 SCORE_FIELDS = ("segment", "p_alive", "expected_orders", "churn_risk", "clv", "value_at_risk")
-EXTRA_FIELDS = (
-    "segments",
-    "expected_next_order_at",
-    "expected_spend",
-    "clv_low",
-    "clv_high",
-    "model",
-    "churn_method",
-    "recency_score",
-    "frequency_score",
-    "monetary_score",
-)
+SERVED_APART = ("recommendations",)
+"""What ``CustomerScore.extra`` holds that the profile leaves to its own route."""
 
 
 def find_customer(uow: UnitOfWork, reference: str) -> Customer:
@@ -147,9 +137,8 @@ def score_view(score: CustomerScore, version: ScoreVersion) -> dict[str, Any]:
         view[name] = getattr(score, name)
     view["at_risk"] = score.at_risk
     extra: Mapping[str, Any] = score.extra or {}
-    for name in EXTRA_FIELDS:
-        view[name] = extra.get(name)
-    if view["segments"] is None:
+    view.update({k: v for k, v in extra.items() if k not in SERVED_APART})
+    if view.get("segments") is None:
         view["segments"] = [score.segment] if score.segment else []
     return view
 

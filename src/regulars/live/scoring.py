@@ -84,8 +84,8 @@ EXTRA_COLUMNS = (
 _SCORE_FIELDS = ("p_alive", "expected_orders", "churn_risk", "clv", "value_at_risk")
 
 NO_ORDERS_FIX = (
-    "Send the store's orders first (POST /v1/orders, or a Segment 'Order Completed' "
-    "event), then score again."
+    "Send the store's orders first (Segment 'Order Completed' events to POST /v1/track "
+    "or /v1/batch), then score again."
 )
 
 

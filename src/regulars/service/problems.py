@@ -116,7 +116,8 @@ def _input_error_detail(error: InputError) -> tuple[str, list[dict[str, Any]]]:
         message += f" Expected: {error.expected}."
     if error.fix:
         message += f" How to fix: {error.fix}"
-    return f"{field}: {message}", [{"field": field, "message": message}]
+    detail = message if message.startswith(field) else f"{field}: {message}"
+    return detail, [{"field": field, "message": message}]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
