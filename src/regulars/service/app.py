@@ -23,6 +23,7 @@ from regulars.service.logs import AccessLog
 from regulars.service.problems import install_problem_handlers
 from regulars.service.routes import customers, events, health, keys, segments
 from regulars.service.settings import ServiceSettings
+from regulars.service.writer import IngestWriter
 from regulars.store import Database
 
 __all__ = ["create_app"]
@@ -62,7 +63,10 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             database.migrate()
-        yield
+        try:
+            yield
+        finally:
+            app.state.writer.stop()
 
     from regulars import __version__
 
@@ -75,6 +79,7 @@ def create_app(
     app.state.database = database
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
+    app.state.writer = IngestWriter(database, max_group=settings.max_group)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     install_problem_handlers(app)
     for module in (events, customers, segments, keys, health):

@@ -1,4 +1,8 @@
-"""Dependencies the routes share: the store, settings and paging."""
+"""Dependencies the routes share: the store, settings and paging.
+
+They are ``async`` only so that FastAPI calls them on the event loop instead of handing
+each to the thread pool (they do no I/O).
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,13 @@ from regulars.store import Database
 __all__ = ["database_of", "decode_cursor", "encode_cursor", "settings_of"]
 
 
-def database_of(request: Request) -> Database:
+async def database_of(request: Request) -> Database:
     """Return the app's operational store."""
     database: Database = request.app.state.database
     return database
 
 
-def settings_of(request: Request) -> ServiceSettings:
+async def settings_of(request: Request) -> ServiceSettings:
     """Return the app's settings."""
     settings: ServiceSettings = request.app.state.settings
     return settings

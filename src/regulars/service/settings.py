@@ -40,6 +40,9 @@ class ServiceSettings:
         revoked key is refused at the latest after this long (0: ask every time).
     page_size_max
         The largest page a paged route returns.
+    max_group
+        The most single events (``/v1/track``, ``/v1/identify``) one transaction stores
+        (see :mod:`regulars.service.writer`); 1 stores each in its own.
     """
 
     max_body_bytes: int = 512 * 1024
@@ -49,6 +52,7 @@ class ServiceSettings:
     request_timeout_seconds: float = 10.0
     key_cache_seconds: float = 5.0
     page_size_max: int = 1000
+    max_group: int = 200
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -81,4 +85,10 @@ class ServiceSettings:
         return replace(settings, **changes)
 
 
-_POSITIVE = {"max_body_bytes", "max_batch_messages", "request_timeout_seconds", "page_size_max"}
+_POSITIVE = {
+    "max_body_bytes",
+    "max_batch_messages",
+    "request_timeout_seconds",
+    "page_size_max",
+    "max_group",
+}

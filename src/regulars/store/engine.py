@@ -17,6 +17,7 @@ through psycopg 3 (``postgresql://`` URLs are read as ``postgresql+psycopg://``)
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,8 @@ ENV_VAR = "REGULARS_DATABASE_URL"
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_CONNECT_TIMEOUT_S = 5
+POSTGRES_POOL_SIZE = 16
+POSTGRES_POOL_OVERFLOW = 8
 
 Clock = Callable[[], datetime]
 """A function returning the current time, timezone-aware (tests pass a fixed one)."""
@@ -73,6 +76,9 @@ class Database:
     def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock: Clock = clock or _utc_now
+        self.writer_lock = threading.RLock()
+        """Held by a writing unit of work on SQLite: this process's writers queue in order
+        instead of polling SQLite's lock (other processes still meet the busy timeout)."""
 
     @property
     def backend(self) -> str:
@@ -253,6 +259,11 @@ def _postgres_engine(url: URL, *, echo: bool) -> Engine:
             url,
             echo=echo,
             pool_pre_ping=True,
+            # As many connections as requests the server runs at once (its thread pool and
+            # the ingest writer), so none is opened and closed per request; 4 workers stay
+            # under PostgreSQL's default of 100 connections.
+            pool_size=POSTGRES_POOL_SIZE,
+            max_overflow=POSTGRES_POOL_OVERFLOW,
             connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
         )
     except (ImportError, sa.exc.NoSuchModuleError) as err:

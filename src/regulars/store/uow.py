@@ -67,6 +67,7 @@ class UnitOfWork:
         self.database = database
         self.read_only = read_only
         self._connection: Connection | None = None
+        self._serialized = False
 
     @property
     def connection(self) -> Connection:
@@ -95,7 +96,14 @@ class UnitOfWork:
 
         if self._connection is not None:
             raise RuntimeError("A unit of work cannot be entered twice.")
-        connection = self.database.engine.connect()
+        self._serialized = self.backend == "sqlite" and not self.read_only
+        if self._serialized:
+            self.database.writer_lock.acquire()
+        try:
+            connection = self.database.engine.connect()
+        except BaseException:
+            self._release()
+            raise
         self._connection = connection.execution_options(regulars_read_only=self.read_only)
         self.api_keys = ApiKeyRepository(self)
         self.customers = CustomerRepository(self)
@@ -129,6 +137,12 @@ class UnitOfWork:
         finally:
             connection.close()
             self._connection = None
+            self._release()
+
+    def _release(self) -> None:
+        if self._serialized:
+            self._serialized = False
+            self.database.writer_lock.release()
 
 
 class Repository:

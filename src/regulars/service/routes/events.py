@@ -1,7 +1,10 @@
 """Ingestion: ``POST /v1/track``, ``/v1/identify`` and ``/v1/batch`` (the Segment HTTP API).
 
-Each request is one transaction: a batch is stored whole or not at all. A message whose
-``messageId`` was received before changes nothing and gets its first delivery's answer.
+A batch is one transaction: stored whole or not at all. Single messages go through the
+process's :class:`~regulars.service.writer.IngestWriter`, which stores the messages of
+many requests in one transaction, each in a savepoint of its own (a bad message fails
+alone). A message whose ``messageId`` was received before changes nothing and gets its
+first delivery's answer.
 """
 
 from __future__ import annotations
@@ -39,10 +42,9 @@ def _with_id(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def _ingest_one(database: Database, message: dict[str, Any]) -> IngestResponse:
-    from regulars.live.ingest import ingest
-
-    result = run_in_transaction(database, lambda uow: ingest(uow, message), attempts=ATTEMPTS)
+async def _ingest_one(request: Request, message: dict[str, Any]) -> IngestResponse:
+    """Store one message through the process's writer (stored with others in one commit)."""
+    result = await request.app.state.writer.submit(message)
     return IngestResponse(**result.as_dict())
 
 
@@ -56,23 +58,23 @@ def _ingest(database: Database, messages: Sequence[dict[str, Any]]) -> list[Inge
 
 
 @router.post("/track", response_model=IngestResponse)
-def track(message: TrackMessage, database: Store, _key: Writer) -> IngestResponse:
+async def track(message: TrackMessage, request: Request, _key: Writer) -> IngestResponse:
     """Record something a customer did (``Order Completed``, ``Product Viewed``, ...).
 
     ``Order Completed`` / ``Order Updated`` / ``Order Cancelled`` write the order,
     ``Order Refunded`` a refund; every event is kept for the customer's timeline.
     """
-    return _ingest_one(database, _with_id(message.message()))
+    return await _ingest_one(request, _with_id(message.message()))
 
 
 @router.post("/identify", response_model=IngestResponse)
-def identify(message: IdentifyMessage, database: Store, _key: Writer) -> IngestResponse:
+async def identify(message: IdentifyMessage, request: Request, _key: Writer) -> IngestResponse:
     """Say who a customer is: ``userId``, ``traits.email`` and the browser's ``anonymousId``.
 
     Earlier anonymous events of that ``anonymousId`` are linked to the customer; two records
     found to be one person are merged, keeping every order and event.
     """
-    return _ingest_one(database, _with_id(message.message()))
+    return await _ingest_one(request, _with_id(message.message()))
 
 
 @router.post("/batch", response_model=BatchResponse)
