@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from regulars.errors import InputError
 from regulars.live import Ingested, ingest, ingest_batch
@@ -258,3 +259,23 @@ def test_ordered_at_is_the_event_time(database: Database) -> None:
     with database.unit_of_work() as uow:
         ingest(uow, completed(1, timestamp="2024-05-01T14:00:00+02:00"))
         assert uow.orders.require("1001").ordered_at == datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+
+def test_an_event_of_a_known_customer_writes_only_the_event(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        who = ingest(uow, identify(1, anonymousId="anon-1", traits={"email": "ann@example.com"}))
+    writes: list[str] = []
+
+    def record_writes(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            writes.append(statement.split("(")[0].strip())
+
+    sa.event.listen(database.engine, "before_cursor_execute", record_writes)
+    try:
+        with database.unit_of_work() as uow:
+            seen = ingest(uow, track(1, userId="shop-1", anonymousId="anon-1",
+                                     context={"traits": {"email": "ann@example.com"}}))  # fmt: skip
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", record_writes)
+    assert seen.customer_id == who.customer_id and seen.created
+    assert writes == ["INSERT INTO events"]  # no identity re-inserted, no events re-attached

@@ -58,6 +58,19 @@ def test_anonymous_events_are_linked_when_an_identify_ties_them(database: Databa
         assert uow.customers.find("anonymous_id", "anon-1") == uow.customers.get(customer.id)
 
 
+def test_an_anonymous_id_added_as_an_identity_takes_its_events(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        uow.events.record({"messageId": "a0", "event": "Viewed", "anonymousId": "anon-2"})
+        ann = uow.customers.resolve(external_id="shop-2").customer
+        assert uow.customers.add_identity(ann.id, "anonymous_id", "anon-2")
+        assert [e.message_id for e in uow.events.for_customer(ann.id)] == ["a0"]
+        assert uow.customers.link_anonymous_id(ann.id, "anon-2") == 0  # already hers
+        assert not uow.customers.add_identity(ann.id, "anonymous_id", "anon-2")
+        bob = uow.customers.resolve(external_id="shop-3").customer
+        with pytest.raises(ConflictError):
+            uow.customers.add_identity(bob.id, "anonymous_id", "anon-2")
+
+
 def test_merge_keeps_every_order_and_event(database: Database) -> None:
     with database.unit_of_work() as uow:
         ann = uow.customers.create(email="ann@example.com", first_name="Ann", traits={"a": 1})

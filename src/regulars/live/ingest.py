@@ -321,15 +321,28 @@ def _ingest(uow: UnitOfWork, message: _Message) -> Ingested:
     return done
 
 
-def _result(uow: UnitOfWork, event: Event, *, created: bool, order_id: str | None) -> Ingested:
-    """Return what became of the stored ``event`` (its customer as of now, after merges)."""
+def _result(
+    uow: UnitOfWork,
+    event: Event,
+    *,
+    created: bool,
+    order_id: str | None,
+    canonical: bool = False,
+) -> Ingested:
+    """Return what became of the stored ``event`` (its customer as of now, after merges).
+
+    ``canonical``: the event's customer is known to be the live record (it was read in
+    this transaction and nothing merged it since), so it is not read again.
+    """
     owner = event.customer_id
+    if owner is not None and not canonical:
+        owner = uow.customers.canonical_id(owner)
     return Ingested(
         message_id=event.message_id,
         event_id=event.id,
         type=event.type,
         event=event.event,
-        customer_id=None if owner is None else uow.customers.canonical_id(owner),
+        customer_id=owner,
         created=created,
         order_id=order_id,
     )
@@ -348,12 +361,12 @@ def _apply(uow: UnitOfWork, message: _Message) -> Ingested | None:
         customer_id = found.customer.id
     # The event is written before anything else the message changes: a concurrent
     # delivery of the same message waits here for the first one, then changes nothing.
-    event, created = uow.events.record(message.raw, customer_id=customer_id)
+    event, created = uow.events.record(message.raw, customer_id=customer_id, canonical=True)
     if not created:
         return None
     if customer_id is not None:
         if message.anonymous_id is not None:
-            customers.link_anonymous_id(customer_id, message.anonymous_id)
+            customers.link_anonymous_id(customer_id, message.anonymous_id, canonical=True)
         if message.profile is not None:
             profile = message.profile
             customers.update_profile(
@@ -371,7 +384,10 @@ def _apply(uow: UnitOfWork, message: _Message) -> Ingested | None:
         order_id = apply_order_event(
             uow, message.order, customer_id=event.customer_id, at=event.occurred_at
         )
-    return _result(uow, event, created=True, order_id=order_id)
+    # Only an alias merges records; otherwise the event's customer is still the live one
+    # (resolved above, or the owner of its anonymous id found live when it was stored).
+    canonical = message.previous_id is None
+    return _result(uow, event, created=True, order_id=order_id, canonical=canonical)
 
 
 def _alias(uow: UnitOfWork, customer_id: str, previous_id: str) -> None:

@@ -23,8 +23,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from regulars.errors import InputError
-from regulars.store._sql import insert_ignore
 from regulars.store.errors import ConflictError, NotFoundError
+from regulars.store.identities import (
+    attach_anonymous_events,
+    insert_identity,
+    lock_anonymous_id,
+    normalize_identity,
+    owner_of,
+    owners_of,
+)
 from regulars.store.records import Customer, Identity, Resolution
 from regulars.store.tables import (
     CONSENTS,
@@ -32,10 +39,9 @@ from regulars.store.tables import (
     CUSTOMER_SCORES,
     CUSTOMERS,
     EVENTS,
-    IDENTITY_KINDS,
     ORDERS,
 )
-from regulars.store.types import check_text, new_id, optional_text
+from regulars.store.types import new_id, optional_text
 from regulars.store.uow import Repository
 
 __all__ = ["PROFILE_FIELDS", "CustomerRepository", "normalize_identity"]
@@ -44,32 +50,6 @@ PROFILE_FIELDS = ("email", "first_name", "last_name", "phone")
 """The personal columns of a customer record (besides ``traits``)."""
 
 _MAX_MERGE_HOPS = 16
-_ANONYMOUS_LOCK_SPACE = 0x616E6F6E  # "anon": the first key of the anonymous-id locks
-
-
-def normalize_identity(kind: str, value: Any) -> str:
-    """Return the stored form of an identity (emails lower-cased, text stripped).
-
-    Raises
-    ------
-    InputError
-        If ``kind`` is unknown or ``value`` is not a valid identity of that kind.
-    """
-    if kind not in IDENTITY_KINDS:
-        raise InputError(
-            "Unknown identity kind.",
-            value=kind,
-            expected=f"one of {', '.join(IDENTITY_KINDS)}",
-        )
-    if kind == "email":
-        email = check_text(value, field="email", max_length=320).lower()
-        local, _, domain = email.partition("@")
-        if not local or not domain or " " in email:
-            raise InputError("Not an email address.", column="email", value=value)
-        return email
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # Segment allows numeric user ids
-    return check_text(value, field=kind, max_length=255)
 
 
 def _customer(row: Any) -> Customer:
@@ -132,7 +112,7 @@ class CustomerRepository(Repository):
 
     def find(self, kind: str, value: Any) -> Customer | None:
         """Return the customer an identity belongs to, or ``None``."""
-        owner = self._owner(kind, normalize_identity(kind, value))
+        owner = owner_of(self._conn, kind, normalize_identity(kind, value))
         return None if owner is None else self.get(owner)
 
     def identities(self, customer_id: str) -> list[Identity]:
@@ -173,7 +153,7 @@ class CustomerRepository(Repository):
             If the email or external id already belongs to a customer (use :meth:`resolve`).
         """
         stored_email = None if email is None else normalize_identity("email", email)
-        customer_id = self._insert_customer(email=stored_email)
+        customer_id = self._insert_customer(email=stored_email).id
         for kind, value in (("email", stored_email), ("external_id", external_id)):
             if value is not None:
                 self.add_identity(customer_id, kind, value)
@@ -209,35 +189,45 @@ class CustomerRepository(Repository):
                 "A customer is resolved by an email or an external id; neither was given.",
                 fix="Pass email= or external_id= (an anonymous id alone is linked later).",
             )
-        owners = {o for kind, value in wanted if (o := self._owner(kind, value)) is not None}
+        owned = owners_of(self._conn, wanted)
+        if len(owned) == len(wanted) and len(set(owned.values())) == 1:
+            known = self._known(next(iter(owned.values())), email=email is not None)
+            if known is not None:  # every identity is already this live customer's
+                if anonymous_id is not None:
+                    self.link_anonymous_id(known.id, anonymous_id, canonical=True)
+                return Resolution(known, created=False)
+        owners = set(owned.values())
         created = not owners
         merged: list[str] = []
+        fresh = None  # the record created here, while it is the survivor
         if created:
-            survivor = self._insert_customer(email=email and normalize_identity("email", email))
+            fresh = self._insert_customer(email=email and normalize_identity("email", email))
+            survivor = fresh.id
         else:
             survivor, losers = self._oldest(owners)
             for loser in losers:
                 self.merge(survivor, loser)
                 merged.append(loser)
         for kind, value in wanted:
-            if self._insert_identity(survivor, kind, value):
+            if insert_identity(self._conn, survivor, kind, value, at=self._now()):
                 continue
-            owner = self._owner(kind, value)  # another transaction took it meanwhile
+            owner = owner_of(self._conn, kind, value)  # another transaction took it meanwhile
             if owner is None or self.canonical_id(owner) == survivor:
                 continue
             if created:  # our new record lost the race: fold it into the existing one
                 self.merge(self.canonical_id(owner), survivor, drop_loser=True)
-                survivor, created = self.canonical_id(owner), False
+                survivor, created, fresh = self.canonical_id(owner), False, None
             else:
                 survivor, losers = self._oldest({survivor, owner})
                 for loser in losers:
                     self.merge(survivor, loser)
                     merged.append(loser)
-        if email is not None:
+        if email is not None and fresh is None:  # a record created here has the email
             self._fill_email(survivor, normalize_identity("email", email))
         if anonymous_id is not None:
             self.link_anonymous_id(survivor, anonymous_id)
-        return Resolution(self.require(survivor), created=created, merged=tuple(merged))
+        customer = self.require(survivor) if fresh is None else _customer(fresh)
+        return Resolution(customer, created=created, merged=tuple(merged))
 
     def add_identity(self, customer_id: str, kind: str, value: Any) -> bool:
         """Give the customer an identity; return whether it is new.
@@ -247,40 +237,68 @@ class CustomerRepository(Repository):
         ConflictError
             If the identity belongs to another customer.
         """
-        target = self.canonical_id(customer_id)
-        stored = normalize_identity(kind, value)
-        if self._insert_identity(target, kind, stored):
+        return self._add_identity(
+            self.canonical_id(customer_id), kind, normalize_identity(kind, value)
+        )
+
+    def _add_identity(self, target: str, kind: str, stored: str) -> bool:
+        """Give the live record ``target`` the identity ``stored`` (normalized)."""
+        if kind == "anonymous_id":
+            self.lock_anonymous_id(stored)
+        owner = owner_of(self._conn, kind, stored)
+        if owner is None and insert_identity(self._conn, target, kind, stored, at=self._now()):
+            if kind == "anonymous_id":  # as a link does: its earlier events are the owner's
+                attach_anonymous_events(self._conn, target, stored)
             return True
-        owner = self._owner(kind, stored)
-        if owner is not None and self.canonical_id(owner) != target:
+        if owner is None:
+            owner = owner_of(self._conn, kind, stored)  # another transaction took it meanwhile
+        if owner is not None and owner != target and self.canonical_id(owner) != target:
             raise ConflictError(
                 f"The {kind} {stored!r} belongs to customer {owner}, not {target}.",
                 fix="Merge the two customers if they are the same person.",
             )
         return False
 
-    def link_anonymous_id(self, customer_id: str, anonymous_id: Any) -> int:
+    def link_anonymous_id(
+        self, customer_id: str, anonymous_id: Any, *, canonical: bool = False
+    ) -> int:
         """Tie an anonymous id to the customer and attach its unlinked events to them.
+
+        The events are attached when the id becomes the customer's: an anonymous event
+        stored later finds its owner itself, so linking an id the customer already has
+        attaches nothing more.
+
+        Parameters
+        ----------
+        customer_id
+            The customer (any of its records' ids).
+        anonymous_id
+            The anonymous id to link.
+        canonical
+            Whether ``customer_id`` is already the live record's id, read in this
+            transaction (as :meth:`resolve` returns it): it is then not read again.
 
         Returns
         -------
         int
             How many events were attached; 0 when the anonymous id already belongs to
-            another customer (the first customer seen with it keeps it).
+            another customer (the first customer seen with it keeps it) or to this one.
         """
-        target = self.canonical_id(customer_id)
+        target = customer_id if canonical else self.canonical_id(customer_id)
         stored = normalize_identity("anonymous_id", anonymous_id)
         self.lock_anonymous_id(stored)
-        self._insert_identity(target, "anonymous_id", stored)
-        owner = self._owner("anonymous_id", stored)
+        owner = owner_of(self._conn, "anonymous_id", stored)
+        if owner == target:
+            return 0  # linked before, under this lock: its events were attached then
+        if owner is None and insert_identity(
+            self._conn, target, "anonymous_id", stored, at=self._now()
+        ):
+            return attach_anonymous_events(self._conn, target, stored)
+        if owner is None:
+            owner = owner_of(self._conn, "anonymous_id", stored)
         if owner is None or self.canonical_id(owner) != target:
             return 0
-        result = self._conn.execute(
-            sa.update(EVENTS)
-            .where(EVENTS.c.anonymous_id == stored, EVENTS.c.customer_id.is_(None))
-            .values(customer_id=target)
-        )
-        return int(result.rowcount)
+        return attach_anonymous_events(self._conn, target, stored)
 
     def lock_anonymous_id(self, anonymous_id: str) -> None:
         """Hold the anonymous id (a stored value) until the transaction ends (PostgreSQL).
@@ -291,11 +309,7 @@ class CustomerRepository(Repository):
         (SQLite runs one writer at a time: nothing to do.) The lock is an advisory lock in
         the two-key space, which never meets the migrations' single-key one.
         """
-        if self._uow.backend == "postgresql":
-            self._conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:value))"),
-                {"space": _ANONYMOUS_LOCK_SPACE, "value": anonymous_id},
-            )
+        lock_anonymous_id(self._conn, anonymous_id)
 
     def update_profile(
         self,
@@ -322,7 +336,7 @@ class CustomerRepository(Repository):
         values: dict[str, Any] = {}
         if email is not None:
             values["email"] = normalize_identity("email", email)
-            self.add_identity(current.id, "email", values["email"])
+            self._add_identity(current.id, "email", values["email"])
         for field, value, limit in (
             ("first_name", first_name, 200),
             ("last_name", last_name, 200),
@@ -333,12 +347,16 @@ class CustomerRepository(Repository):
         if traits:
             merged_traits = {**current.traits, **traits}
             values["traits"] = {k: v for k, v in merged_traits.items() if v is not None}
-        if values:
-            values["updated_at"] = self._now()
-            self._conn.execute(
-                sa.update(CUSTOMERS).where(CUSTOMERS.c.id == current.id).values(**values)
-            )
-        return self.require(current.id)
+        if not values:
+            return current
+        values["updated_at"] = self._now()
+        updated = self._conn.execute(
+            sa.update(CUSTOMERS)
+            .where(CUSTOMERS.c.id == current.id)
+            .values(**values)
+            .returning(*CUSTOMERS.columns)
+        ).one()
+        return _customer(updated)
 
     def merge(self, survivor_id: str, loser_id: str, *, drop_loser: bool = False) -> Customer:
         """Merge the record ``loser_id`` into ``survivor_id``; return the survivor.
@@ -417,13 +435,16 @@ class CustomerRepository(Repository):
             query = query.with_for_update(key_share=True)
         return self._conn.execute(query).first()
 
-    def _owner(self, kind: str, value: str) -> str | None:
-        owner = self._conn.execute(
-            sa.select(CUSTOMER_IDENTITIES.c.customer_id).where(
-                CUSTOMER_IDENTITIES.c.kind == kind, CUSTOMER_IDENTITIES.c.value == value
-            )
-        ).scalar_one_or_none()
-        return None if owner is None else str(owner)
+    def _known(self, owner: str, *, email: bool) -> Customer | None:
+        """Return the owner if it is a live record (with an email if ``email``), else ``None``.
+
+        The record is read (and locked) as :meth:`get` does; ``None`` sends :meth:`resolve`
+        down its general path (a record merged or erased meanwhile, an email to fill in).
+        """
+        row = self._row(owner, self._share_lock())
+        if row is None or row.merged_into is not None or row.erased_at is not None:
+            return None
+        return None if email and row.email is None else _customer(row)
 
     def _oldest(self, ids: set[str]) -> tuple[str, list[str]]:
         live = {self.canonical_id(i) for i in ids}
@@ -433,19 +454,13 @@ class CustomerRepository(Repository):
         ordered = [r.id for r in sorted(rows, key=lambda r: (r.created_at, r.id))]
         return ordered[0], ordered[1:]
 
-    def _insert_customer(self, *, email: str | None) -> str:
+    def _insert_customer(self, *, email: str | None) -> Any:
         now = self._now()
-        customer_id = new_id("cus")
-        self._conn.execute(
-            sa.insert(CUSTOMERS).values(
-                id=customer_id, email=email, traits={}, created_at=now, updated_at=now
-            )
-        )
-        return customer_id
-
-    def _insert_identity(self, customer_id: str, kind: str, value: str) -> bool:
-        row = {"customer_id": customer_id, "kind": kind, "value": value, "created_at": self._now()}
-        return insert_ignore(self._conn, CUSTOMER_IDENTITIES, row, ("kind", "value"))
+        return self._conn.execute(
+            sa.insert(CUSTOMERS)
+            .values(id=new_id("cus"), email=email, traits={}, created_at=now, updated_at=now)
+            .returning(*CUSTOMERS.columns)
+        ).one()
 
     def _fill_email(self, customer_id: str, email: str) -> None:
         self._conn.execute(

@@ -1,9 +1,10 @@
 """Raw events: Segment messages stored once per ``messageId``.
 
 :meth:`EventRepository.record` is idempotent and race-safe: it inserts with
-``ON CONFLICT (message_id) DO NOTHING`` and then reads the row back, so whichever delivery
-of a message commits first is the one kept, and every replay (concurrent or later) gets
-that first stored event with ``created=False``.
+``ON CONFLICT (message_id) DO NOTHING RETURNING`` (one statement for a new event) and reads
+the stored row only when nothing was inserted, so whichever delivery of a message commits
+first is the one kept, and every replay (concurrent or later) gets that first stored event
+with ``created=False``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from regulars.errors import InputError
-from regulars.store._sql import insert_ignore
-from regulars.store.customers import normalize_identity
+from regulars.store.errors import NotFoundError
+from regulars.store.identities import normalize_identity
 from regulars.store.records import Event
 from regulars.store.tables import EVENTS
 from regulars.store.types import check_text, optional_text, utc
@@ -76,7 +78,11 @@ class EventRepository(Repository):
     """Store and read raw events."""
 
     def record(
-        self, message: Mapping[str, Any], *, customer_id: str | None = None
+        self,
+        message: Mapping[str, Any],
+        *,
+        customer_id: str | None = None,
+        canonical: bool = False,
     ) -> tuple[Event, bool]:
         """Store a Segment message unless its ``messageId`` is already stored.
 
@@ -89,6 +95,10 @@ class EventRepository(Repository):
         customer_id
             The customer the caller resolved; by default the owner of the message's
             ``userId`` (as external id) or ``anonymousId``, when one is known.
+        canonical
+            Whether ``customer_id`` is already the live record's id, read in this
+            transaction (as :meth:`~regulars.store.customers.CustomerRepository.resolve`
+            returns it): it is then stored as given, without reading the customer again.
 
         Returns
         -------
@@ -105,14 +115,25 @@ class EventRepository(Repository):
         if not isinstance(message, Mapping):
             raise InputError("An event must be a JSON object.", value=message)
         message_id = check_text(message.get("messageId"), field="messageId", max_length=255)
-        existing = self.get(message_id)
-        if existing is not None:
+        try:
+            values = self._values(message, message_id, customer_id, canonical=canonical)
+        except (InputError, NotFoundError):
+            existing = self.get(message_id)  # a replay is not checked again
+            if existing is None:
+                raise
             return existing, False
-        values = self._values(message, message_id, customer_id)
-        created = insert_ignore(self._conn, EVENTS, values, ("message_id",))
-        stored = self.get(message_id)
-        assert stored is not None, "an event just inserted or found is there"
-        return stored, created
+        insert = postgresql.insert if self._uow.backend == "postgresql" else sqlite.insert
+        inserted = self._conn.execute(
+            insert(EVENTS)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["message_id"])
+            .returning(*EVENTS.columns)
+        ).first()
+        if inserted is not None:
+            return _event(inserted), True
+        stored = self.get(message_id)  # a replay, or a concurrent delivery committed first
+        assert stored is not None, "an event not inserted for its message id is there"
+        return stored, False
 
     def get(self, message_id: str) -> Event | None:
         """Return the event stored under ``message_id``, or ``None``."""
@@ -145,7 +166,12 @@ class EventRepository(Repository):
         return int(self._conn.execute(sa.select(sa.func.count()).select_from(EVENTS)).scalar_one())
 
     def _values(
-        self, message: Mapping[str, Any], message_id: str, customer_id: str | None
+        self,
+        message: Mapping[str, Any],
+        message_id: str,
+        customer_id: str | None,
+        *,
+        canonical: bool,
     ) -> dict[str, Any]:
         kind = str(message.get("type") or "track").strip().lower()
         if kind not in SEGMENT_TYPES:
@@ -173,7 +199,11 @@ class EventRepository(Repository):
             "event": name,
             "user_id": user_id,
             "anonymous_id": anonymous_id,
-            "customer_id": self._customer(customer_id, user_id, anonymous_id),
+            "customer_id": (
+                customer_id
+                if canonical and customer_id is not None
+                else self._customer(customer_id, user_id, anonymous_id)
+            ),
             "occurred_at": occurred_at,
             "received_at": received_at,
             "payload": payload,
