@@ -158,8 +158,14 @@ def customer_profile(uow: UnitOfWork, reference: str) -> dict[str, Any]:
     """
     customer = find_customer(uow, reference)
     version = uow.scores.latest_complete_version()
-    score = None if version is None else uow.scores.score(customer.id, version_id=version.id)
-    consents = uow.consents.current(customer.id)
+    # customer.id is the live record, just read: the repositories need not look it up again.
+    score = (
+        None
+        if version is None
+        else uow.scores.score(customer.id, version_id=version.id, canonical=True)
+    )
+    consents = uow.consents.current(customer.id, canonical=True)
+    identities = uow.customers.identities(customer.id, canonical=True)
     return {
         "id": customer.id,
         "email": customer.email,
@@ -167,9 +173,7 @@ def customer_profile(uow: UnitOfWork, reference: str) -> dict[str, Any]:
         "last_name": customer.last_name,
         "phone": customer.phone,
         "traits": dict(customer.traits),
-        "identities": [
-            {"kind": i.kind, "value": i.value} for i in uow.customers.identities(customer.id)
-        ],
+        "identities": [{"kind": i.kind, "value": i.value} for i in identities],
         "created_at": _iso(customer.created_at),
         "updated_at": _iso(customer.updated_at),
         "scores": None if score is None or version is None else score_view(score, version),

@@ -122,20 +122,28 @@ class ConsentRepository(Repository):
         row = self._conn.execute(sa.select(CONSENTS).where(CONSENTS.c.id == consent_id)).one()
         return _consent(row)
 
-    def history(self, customer_id: str, channel: str | None = None) -> list[Consent]:
-        """Return the customer's decisions (on one channel, or all), oldest first."""
-        query = sa.select(CONSENTS).where(
-            CONSENTS.c.customer_id == self._uow.customers.canonical_id(customer_id)
-        )
+    def history(
+        self, customer_id: str, channel: str | None = None, *, canonical: bool = False
+    ) -> list[Consent]:
+        """Return the customer's decisions (on one channel, or all), oldest first.
+
+        ``canonical=True``: ``customer_id`` is known to be the live record (read in this
+        transaction), so it is not looked up again.
+        """
+        target = customer_id if canonical else self._uow.customers.canonical_id(customer_id)
+        query = sa.select(CONSENTS).where(CONSENTS.c.customer_id == target)
         if channel is not None:
             query = query.where(CONSENTS.c.channel == _channel(channel))
         rows = self._conn.execute(query.order_by(CONSENTS.c.at, CONSENTS.c.id))
         return [_consent(r) for r in rows]
 
-    def current(self, customer_id: str) -> dict[str, Consent]:
-        """Return the decision in force on each channel the customer has decided about."""
+    def current(self, customer_id: str, *, canonical: bool = False) -> dict[str, Consent]:
+        """Return the decision in force on each channel the customer has decided about.
+
+        ``canonical``: as for :meth:`history`.
+        """
         latest: dict[str, Consent] = {}
-        for consent in self.history(customer_id):
+        for consent in self.history(customer_id, canonical=canonical):
             latest[consent.channel] = consent  # history is ordered: the last one wins
         return latest
 

@@ -115,11 +115,16 @@ class CustomerRepository(Repository):
         owner = owner_of(self._conn, kind, normalize_identity(kind, value))
         return None if owner is None else self.get(owner)
 
-    def identities(self, customer_id: str) -> list[Identity]:
-        """Return every identity of the customer, oldest first."""
+    def identities(self, customer_id: str, *, canonical: bool = False) -> list[Identity]:
+        """Return every identity of the customer, oldest first.
+
+        ``canonical=True``: ``customer_id`` is known to be the live record (read in this
+        transaction), so it is not looked up again.
+        """
+        target = customer_id if canonical else self.canonical_id(customer_id)
         rows = self._conn.execute(
             sa.select(CUSTOMER_IDENTITIES)
-            .where(CUSTOMER_IDENTITIES.c.customer_id == self.canonical_id(customer_id))
+            .where(CUSTOMER_IDENTITIES.c.customer_id == target)
             .order_by(CUSTOMER_IDENTITIES.c.id)
         )
         return [Identity(r.kind, r.value, r.customer_id, r.created_at) for r in rows]

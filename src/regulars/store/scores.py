@@ -229,12 +229,18 @@ class ScoreRepository(Repository):
         ).first()
         return None if row is None else _version(row)
 
-    def score(self, customer_id: str, *, version_id: int | None = None) -> CustomerScore | None:
-        """Return a customer's row in a version (default: the latest complete), or ``None``."""
+    def score(
+        self, customer_id: str, *, version_id: int | None = None, canonical: bool = False
+    ) -> CustomerScore | None:
+        """Return a customer's row in a version (default: the latest complete), or ``None``.
+
+        ``canonical=True``: ``customer_id`` is known to be the live record (read in this
+        transaction), so it is not looked up again.
+        """
         version_id = self._chosen(version_id)
         if version_id is None:
             return None
-        target = self._uow.customers.canonical_id(customer_id)
+        target = customer_id if canonical else self._uow.customers.canonical_id(customer_id)
         row = self._conn.execute(
             sa.select(CUSTOMER_SCORES).where(
                 CUSTOMER_SCORES.c.version_id == version_id,
