@@ -106,8 +106,9 @@ def order_summary(uow: UnitOfWork, customer_id: str) -> dict[str, Any]:
                 ),
             }
         )
-    firsts = [_utc(r.first) for r in rows]
-    lasts = [_utc(r.last) for r in rows]
+    # min/max keep the column's type: aware UTC datetimes on both backends.
+    firsts = [r.first for r in rows]
+    lasts = [r.last for r in rows]
     return {
         "orders": sum(int(r.orders) for r in rows),
         "cancelled_orders": int(cancelled),
@@ -115,15 +116,6 @@ def order_summary(uow: UnitOfWork, customer_id: str) -> dict[str, Any]:
         "last_order_at": _iso(max(lasts)) if lasts else None,
         "by_currency": by_currency,
     }
-
-
-def _utc(value: datetime) -> datetime:
-    """Return an aggregate's time as aware UTC (aggregates may bypass the column type)."""
-    from regulars.store.types import utc
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return utc(value)
 
 
 def score_view(score: CustomerScore, version: ScoreVersion) -> dict[str, Any]:

@@ -27,10 +27,6 @@ def popular_products(uow: UnitOfWork, *, k: int, days: int = POPULAR_DAYS) -> li
     last = conn.execute(sa.select(sa.func.max(ORDERS.c.ordered_at))).scalar_one()
     if last is None:
         return []
-    if isinstance(last, str):  # an aggregate bypasses the column type on SQLite
-        from datetime import datetime
-
-        last = datetime.fromisoformat(last)
     since = last - timedelta(days=days)
     orders = sa.func.count(sa.distinct(ORDER_LINES.c.order_id))
     rows = conn.execute(
