@@ -2,8 +2,9 @@
 
 ``POST /v1/track`` and ``/v1/identify`` hand their message to :class:`IngestWriter` and
 wait for its answer. The writer's thread takes every message waiting (up to
-``max_group``) into one transaction, each in a savepoint of its own (what
-:func:`regulars.live.ingest.ingest` does), and commits once for all of them. Many requests
+``max_group``) into one transaction (:func:`regulars.live.ingest_group.ingest_group`: the
+plain events of known customers in one multi-row insert, the others one by one, each in
+a savepoint of its own), and commits once for all of them. Many requests
 then share one BEGIN, one COMMIT (one WAL flush) and one connection, instead of each
 paying for its own; a bad message fails alone.
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from regulars.errors import RegularsError
 from regulars.live.ingest import Ingested, ingest
+from regulars.live.ingest_group import ingest_group
 from regulars.store import Database, UnitOfWork, run_in_transaction
 
 __all__ = ["IngestWriter"]
@@ -108,13 +110,7 @@ class IngestWriter:
             return
 
         def work(uow: UnitOfWork) -> list[Ingested | RegularsError]:
-            outcomes: list[Ingested | RegularsError] = []
-            for message, _ in live:
-                try:
-                    outcomes.append(ingest(uow, message))
-                except RegularsError as err:  # this message only: its savepoint is undone
-                    outcomes.append(err)
-            return outcomes
+            return ingest_group(uow, [message for message, _ in live])
 
         try:
             outcomes = run_in_transaction(self.database, work, attempts=self.attempts)

@@ -10,7 +10,7 @@ with ``created=False``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -135,6 +135,50 @@ class EventRepository(Repository):
         assert stored is not None, "an event not inserted for its message id is there"
         return stored, False
 
+    def record_new(
+        self, messages: Sequence[tuple[Mapping[str, Any], str | None]]
+    ) -> dict[str, Event]:
+        """Store many messages whose customers the caller knows, in one statement.
+
+        Parameters
+        ----------
+        messages
+            Pairs of a message (as :meth:`record` takes it, with distinct ``messageId``
+            values) and its customer: a live record read in this transaction, or ``None``
+            for a message that belongs to nobody (stored so, without any lookup).
+
+        Returns
+        -------
+        dict[str, Event]
+            The events stored, by ``messageId``. A message missing from it was stored
+            before (or by a concurrent transaction): a replay, for :meth:`get` to answer.
+
+        Raises
+        ------
+        InputError
+            If a message has no usable ``messageId``, type, event name or timestamp.
+        """
+        if not messages:
+            return {}
+        rows = [
+            self._values(
+                message,
+                check_text(message.get("messageId"), field="messageId", max_length=255),
+                customer_id,
+                canonical=True,
+                look_up=False,
+            )
+            for message, customer_id in messages
+        ]
+        insert = postgresql.insert if self._uow.backend == "postgresql" else sqlite.insert
+        statement = (
+            insert(EVENTS)
+            .on_conflict_do_nothing(index_elements=["message_id"])
+            .returning(*EVENTS.columns)
+        )
+        stored = self._conn.execute(statement, rows)  # one multi-row INSERT (insertmanyvalues)
+        return {row.message_id: _event(row) for row in stored}
+
     def get(self, message_id: str) -> Event | None:
         """Return the event stored under ``message_id``, or ``None``."""
         row = self._conn.execute(sa.select(EVENTS).where(EVENTS.c.message_id == message_id)).first()
@@ -172,6 +216,7 @@ class EventRepository(Repository):
         customer_id: str | None,
         *,
         canonical: bool,
+        look_up: bool = True,
     ) -> dict[str, Any]:
         kind = str(message.get("type") or "track").strip().lower()
         if kind not in SEGMENT_TYPES:
@@ -201,7 +246,7 @@ class EventRepository(Repository):
             "anonymous_id": anonymous_id,
             "customer_id": (
                 customer_id
-                if canonical and customer_id is not None
+                if canonical and (customer_id is not None or not look_up)
                 else self._customer(customer_id, user_id, anonymous_id)
             ),
             "occurred_at": occurred_at,

@@ -17,13 +17,15 @@ from sqlalchemy.engine import Connection
 
 from regulars.errors import InputError
 from regulars.store._sql import insert_ignore
-from regulars.store.tables import CUSTOMER_IDENTITIES, EVENTS, IDENTITY_KINDS
+from regulars.store.tables import CUSTOMER_IDENTITIES, CUSTOMERS, EVENTS, IDENTITY_KINDS
 from regulars.store.types import check_text
 
 __all__ = [
     "attach_anonymous_events",
     "insert_identity",
+    "live_owners",
     "lock_anonymous_id",
+    "lock_anonymous_ids",
     "normalize_identity",
     "owner_of",
     "owners_of",
@@ -109,3 +111,53 @@ def lock_anonymous_id(conn: Connection, anonymous_id: str) -> None:
             sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:value))"),
             {"space": _ANONYMOUS_LOCK_SPACE, "value": anonymous_id},
         )
+
+
+def lock_anonymous_ids(conn: Connection, anonymous_ids: Sequence[str]) -> None:
+    """Take :func:`lock_anonymous_id`'s lock on many anonymous ids, in one statement.
+
+    The locks are taken in the order of their keys, so two transactions locking sets that
+    overlap wait for each other instead of deadlocking.
+    """
+    if conn.dialect.name != "postgresql" or not anonymous_ids:
+        return
+    conn.execute(
+        sa.text(
+            "SELECT pg_advisory_xact_lock(:space, key) FROM (SELECT DISTINCT hashtext(v) AS key"
+            " FROM unnest(CAST(:values AS text[])) AS v ORDER BY key) AS keys"
+        ),
+        {"space": _ANONYMOUS_LOCK_SPACE, "values": sorted(set(anonymous_ids))},
+    )
+
+
+def live_owners(
+    conn: Connection, identities: Sequence[tuple[str, str]], *, lock: bool
+) -> dict[tuple[str, str], tuple[str, bool, bool]]:
+    """Return the owners of the identities ``(kind, value)`` that have one, in one query.
+
+    Each maps to ``(customer_id, live, has_email)``: ``live`` when the record is neither
+    merged nor erased. With ``lock`` (PostgreSQL, in a writing transaction), the owners'
+    rows are locked ``FOR KEY SHARE``, in id order, as the customer repository's reads
+    are: no merge or deletion of them can commit before this transaction ends.
+    """
+    if not identities:
+        return {}
+    ci, c = CUSTOMER_IDENTITIES, CUSTOMERS
+    query = (
+        sa.select(
+            ci.c.kind,
+            ci.c.value,
+            ci.c.customer_id,
+            (c.c.merged_into.is_(None) & c.c.erased_at.is_(None)).label("live"),
+            c.c.email.is_not(None).label("has_email"),
+        )
+        .select_from(ci.join(c, c.c.id == ci.c.customer_id))
+        .where(sa.tuple_(ci.c.kind, ci.c.value).in_(sorted(set(identities))))
+        .order_by(c.c.id)
+    )
+    if lock:
+        query = query.with_for_update(read=True, key_share=True, of=c)
+    return {
+        (row.kind, row.value): (str(row.customer_id), bool(row.live), bool(row.has_email))
+        for row in conn.execute(query)
+    }
