@@ -12,7 +12,10 @@ of its own in the ``test`` database, dropped at the end):
    (``info``: one JSON access-log line per request, written to a file), and waits for
    ``/ready``;
 3. seeds (once per backend) ``--customers`` customers ``u0 ..`` with 1-3 orders each through
-   ``POST /v1/batch`` (the first order of customer i has messageId ``seed-i``);
+   ``POST /v1/batch`` (the first order of customer i has messageId ``seed-i``), then an
+   identify of every userId of the track load (``u<i>`` with anonymousId ``a<i>``), so that
+   the load is of known visitors (``--fresh-users``: not, every first event of a userId then
+   creates its customer);
 4. warms up with ``--warmup`` seconds of track load, then, ``--runs`` times, runs wrk
    (Debian package ``wrk``; requests built by ``benchmarks/wrk/service.lua``) for
    ``--duration`` seconds on each endpoint:
@@ -56,7 +59,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 
 from harness import BIN, ROOT, machine, revision, write_section
 
@@ -221,11 +224,15 @@ class Server:
         self.log.close()
 
 
-def seed(url: str, token: str, customers: int) -> tuple[int, float]:
-    """Send ``customers`` customers with 1-3 orders each through /v1/batch; return (n, s)."""
+def seed(url: str, token: str, customers: int, known: int) -> tuple[int, float]:
+    """Seed the store through /v1/batch; return (orders sent, seconds).
+
+    ``customers`` customers with 1-3 orders each, then an identify of each userId ``u0 ..
+    u<known - 1>`` with its anonymousId.
+    """
     rng = random.Random(1)
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    messages = []
+    messages: list[dict[str, Any]] = []
     for i in range(customers):
         for k in range(rng.choice((1, 1, 2, 3))):
             items = rng.sample(PRODUCTS, rng.choice((2, 3)))
@@ -251,6 +258,12 @@ def seed(url: str, token: str, customers: int) -> tuple[int, float]:
                     },
                 }
             )
+    orders = len(messages)
+    messages += [
+        {"messageId": f"seed-identify-{i}", "type": "identify", "userId": f"u{i}",
+         "anonymousId": f"a{i}"}
+        for i in range(known)
+    ]  # fmt: skip
     began = time.perf_counter()
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
         for at in range(0, len(messages), BATCH):
@@ -259,7 +272,7 @@ def seed(url: str, token: str, customers: int) -> tuple[int, float]:
             )
             if answer.status_code != 200:
                 sys.exit(f"seeding failed: {answer.status_code} {answer.text[:500]}")
-    return len(messages), time.perf_counter() - began
+    return orders, time.perf_counter() - began
 
 
 # ---- wrk --------------------------------------------------------------------------------
@@ -318,7 +331,8 @@ def bench_backend(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[li
             server = Server(db, workers, tmp / f"{backend}-w{workers}.log")
             try:
                 if n == 0:
-                    count, secs = seed(server.url, token, args.customers)
+                    known = 0 if args.fresh_users else args.users
+                    count, secs = seed(server.url, token, args.customers, known)
                     info["seeded"] = (count, secs)
                     print(f"{backend}: seeded {count:,} orders in {secs:.1f} s", flush=True)
                 for conns in args.connections:
@@ -436,6 +450,11 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000, help="userIds of track events")
     parser.add_argument("--order-share", type=float, default=0.1)
     parser.add_argument("--no-replay", dest="replay", action="store_false")
+    parser.add_argument(
+        "--fresh-users",
+        action="store_true",
+        help="leave the track events' userIds unknown (by default each is identified first)",
+    )
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -465,10 +484,16 @@ def main() -> None:
         return
     loads = samples.loads or [os.getloadavg()[0]]
     seeded = "; ".join(
-        f"{b}: {i['seeded'][0]:,} orders of {args.customers:,} customers seeded in "
-        f"{i['seeded'][1]:.1f} s through `POST /v1/batch` ({BATCH} a request), "
+        f"{b}: {i['seeded'][0]:,} orders of {args.customers:,} customers"
+        + ("" if args.fresh_users else f" and an identify of each of the {args.users:,} userIds")
+        + f" seeded in {i['seeded'][1]:.1f} s through `POST /v1/batch` ({BATCH} a request), "
         f"{i['events']:,} events stored at the end"
         for b, i in infos.items()
+    )
+    users_are = (
+        "unknown to the store until their first event: `--fresh-users`"
+        if args.fresh_users
+        else "each identified before the runs, as most of a store's traffic is after its first days"
     )
     body = f"""## HTTP API under load (`regulars serve`)
 
@@ -485,7 +510,8 @@ Load from wrk {wrk_version()} ({args.threads} threads, closed loop, `benchmarks/
 on the same {os.cpu_count()} cores as the server and the database. {args.duration:g} s a run \
 after a warm-up of {args.warmup:g} s; figures are the median of {args.runs} runs (runs of the \
 two endpoints alternating). Track bodies: {1 - args.order_share:.0%} `Product Viewed` for a \
-random userId of {args.users:,} (with anonymousId and a Segment `context`, ~450 bytes), \
+random userId of {args.users:,} ({users_are}; with anonymousId and a Segment `context`, \
+~450 bytes), \
 {args.order_share:.0%} `Order Completed` with 2-3 products; every request a new messageId. \
 Reads: `GET /v1/customers/u<i>` of a random seeded customer. {seeded}. "server CPU" is the \
 CPU time of the server's processes (not PostgreSQL's) over the run's wall time.
