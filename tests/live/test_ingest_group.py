@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ def _seed(uow: UnitOfWork, tag: str) -> None:
                  "anonymousId": f"{tag}-a1", "traits": ann})  # fmt: skip
     ingest(uow, {"messageId": f"{tag}-seed-2", "type": "identify", "userId": f"{tag}-u2"})
     ingest(uow, _message(tag, 0, anonymousId=f"{tag}-a9"))
+    ingest(uow, _order(tag, 100, f"{tag}-u1", "o-seed", price=1))
 
 
 def _group(tag: str) -> list[dict[str, Any]]:
@@ -49,7 +51,26 @@ def _group(tag: str) -> list[dict[str, Any]]:
                              "products": [{"product_id": "mug", "price": 5, "quantity": 1}]}),
         {"messageId": f"{tag}-11", "type": "identify", "userId": u2,
          "anonymousId": f"{tag}-a9"},  # links a9: its earlier event becomes u2's
+        _order(tag, 12, u1, "o2", price=7),  # a new order, its id twice in the group:
+        _order(tag, 13, u1, "o2", price=9),  # the second delivery updates it
+        _order(tag, 14, u1, "o-seed", price=4),  # an order stored before: updated
+        _order(tag, 15, u1, "o3", currency=None),  # a new order needs a currency
+        _order(tag, 16, u1, "o4", price=-3),  # a negative price
+        _order(tag, 17, None, "o5", price=2, anonymousId=a1),  # a guest's browser
     ]  # fmt: skip
+
+
+def _order(tag: str, n: int, user: str | None, order_id: str, *, price: float = 5,
+           currency: str | None = "EUR", **fields: Any) -> dict[str, Any]:  # fmt: skip
+    properties: dict[str, Any] = {
+        "order_id": f"{tag}-{order_id}",
+        "products": [{"product_id": "mug", "price": price, "quantity": 2}],
+    }
+    if currency is not None:
+        properties["currency"] = currency
+    if user is not None:
+        fields["userId"] = user
+    return _message(tag, n, event="Order Completed", properties=properties, **fields)
 
 
 def _described(uow: UnitOfWork, outcome: Ingested | RegularsError, tag: str) -> Any:
@@ -80,6 +101,25 @@ def _events_by_owner(uow: UnitOfWork, tag: str) -> list[tuple[str, tuple[str, ..
     return sorted(out)
 
 
+def _orders(uow: UnitOfWork, tag: str) -> list[tuple[Any, ...]]:
+    """Return the orders of a run: id, owner's external ids, total, status and lines."""
+    rows = uow.connection.execute(
+        sa.text("SELECT order_id FROM orders WHERE order_id LIKE :p ORDER BY order_id"),
+        {"p": f"{tag}-%"},
+    )
+    out = []
+    for (order_id,) in rows:
+        order = uow.orders.require(order_id)
+        owner = order.customer_id and sorted(
+            i.value.removeprefix(f"{tag}-")
+            for i in uow.customers.identities(order.customer_id)
+            if i.kind == "external_id"
+        )
+        lines = [(line.product_id, line.quantity, line.unit_price) for line in order.lines]
+        out.append((order_id.removeprefix(f"{tag}-"), owner, order.total, order.status, lines))
+    return out
+
+
 def _one_by_one(uow: UnitOfWork, messages: list[dict[str, Any]]) -> list[Ingested | RegularsError]:
     outcomes: list[Ingested | RegularsError] = []
     for message in messages:
@@ -101,10 +141,12 @@ def test_a_group_gives_every_message_what_ingesting_it_alone_gives(database: Dat
             results[tag] = (
                 [_described(uow, o, tag) for o in outcomes],
                 _events_by_owner(uow, tag),
+                _orders(uow, tag),
             )
-    described, stored = results["g"]
+    described, stored, orders = results["g"]
     assert described == results["s"][0]
     assert stored == results["s"][1]
+    assert orders == results["s"][2]
     # What the group did, spelled out for the cases that matter:
     assert described[0] == ("track", "Product Viewed", True, None, ["u1"])
     assert described[3] == ("track", "Product Viewed", True, None, None)
@@ -113,6 +155,11 @@ def test_a_group_gives_every_message_what_ingesting_it_alone_gives(database: Dat
     assert described[10] == ("InputError", "event")
     assert described[11] == ("track", "Order Completed", True, "o1", ["u2"])
     assert ("0", ("u2",)) in stored  # the anonymous event, attached by the identify
+    assert [d[3] for d in described[13:16]] == ["o2", "o2", "o-seed"]
+    assert described[16] == ("InputError", "properties.currency")
+    assert described[17] == ("InputError", "properties.products[0].price")
+    assert [(o[0], o[2]) for o in orders] == [("o-seed", 800), ("o1", 500), ("o2", 1800),
+                                              ("o5", 400)]  # fmt: skip
 
 
 def _statements(database: Database, run: Any) -> list[str]:
@@ -138,6 +185,7 @@ def test_plain_events_of_known_customers_take_a_few_statements_for_the_whole_gro
                          "anonymousId": f"a{n}"})  # fmt: skip
     messages = [_message("v", n, userId=f"u{n % 20}", anonymousId=f"a{n % 20}") for n in range(60)]
     messages += [_message("w", n, anonymousId=f"browser-{n}") for n in range(20)]
+    messages += [_order("x", n, f"u{n}", f"order-{n}") for n in range(10)]
     outcomes: list[Any] = []
 
     def run() -> None:
@@ -147,11 +195,14 @@ def test_plain_events_of_known_customers_take_a_few_statements_for_the_whole_gro
     framing = ("BEGIN", "COMMIT", "PRAGMA")  # the unit of work's own
     statements = [s for s in _statements(database, run) if not s.startswith(framing)]
     assert all(isinstance(o, Ingested) and o.created for o in outcomes)
-    assert [o.customer_id is None for o in outcomes] == [False] * 60 + [True] * 20
-    # the anonymous ids' locks (PostgreSQL), the owners (read and locked), the insert
-    assert len(statements) == (3 if database.backend == "postgresql" else 2), statements
+    assert [o.customer_id is None for o in outcomes] == [False] * 60 + [True] * 20 + [False] * 10
+    assert [o.order_id for o in outcomes[80:]] == [f"x-order-{n}" for n in range(10)]
+    # the anonymous ids' locks (PostgreSQL), the owners (read and locked), the orders
+    # stored before, then one insert each: events, orders, order lines
+    assert len(statements) == (6 if database.backend == "postgresql" else 5), statements
     with database.unit_of_work(read_only=True) as uow:
-        assert uow.events.count() == 20 + 80
+        assert uow.events.count() == 20 + 90
+        assert uow.orders.require("x-order-3").total == 1000
 
 
 def test_anonymous_events_of_a_group_are_attached_by_a_later_identify(database: Database) -> None:
@@ -175,3 +226,25 @@ def test_a_bad_message_fails_alone(database: Database, bad: Any) -> None:
         assert isinstance(outcomes[0], InputError)
         assert isinstance(outcomes[1], Ingested) and outcomes[1].created
         assert uow.events.count() == 1
+
+
+def test_an_answer_holds_every_field_of_the_result(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        (result,) = ingest_group(uow, [_message("f", 1, userId="u")])
+    assert isinstance(result, Ingested)
+    assert set(result.as_dict()) == {field.name for field in dataclasses.fields(Ingested)}
+
+
+def test_an_order_stored_meanwhile_is_updated(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with database.unit_of_work() as uow:
+        ingest(uow, {"messageId": "who", "type": "identify", "userId": "ann"})
+        ingest(uow, _order("r", 1, "ann", "o", price=3))
+    # As if another transaction stored the order after the group looked for it:
+    monkeypatch.setattr("regulars.store.orders.OrderRepository.stored_ids", lambda *_: set())
+    with database.unit_of_work() as uow:
+        (result,) = ingest_group(uow, [_order("r", 2, "ann", "o", price=8)])
+        assert isinstance(result, Ingested) and result.created and result.order_id == "r-o"
+        assert uow.orders.require("r-o").total == 1600
+        assert uow.events.count() == 3

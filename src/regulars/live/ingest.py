@@ -38,7 +38,7 @@ leaves nothing either and returns the winner's result.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from regulars.errors import InputError
@@ -93,7 +93,15 @@ class Ingested:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the result as a JSON-ready dict (the service's response body)."""
-        return asdict(self)
+        return {
+            "message_id": self.message_id,
+            "event_id": self.event_id,
+            "type": self.type,
+            "event": self.event,
+            "customer_id": self.customer_id,
+            "created": self.created,
+            "order_id": self.order_id,
+        }
 
 
 @dataclass(frozen=True)

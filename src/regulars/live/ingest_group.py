@@ -12,7 +12,9 @@ requests could have arrived in; the results are those of one such order.
 1. Every message is validated; an invalid one gets its :class:`~regulars.errors.InputError`
    and nothing of it is written.
 2. The *plain* messages are stored in one multi-row ``INSERT ... ON CONFLICT DO NOTHING``:
-   a ``track``, ``page`` or ``screen`` message that changes no order and no identity, i.e.
+   a ``track``, ``page`` or ``screen`` message that changes no identity and no stored
+   order (an ``Order Completed`` of a known customer with a new, valid order is plain: its
+   order and lines go in with one insert each, after one query for the orders stored), i.e.
 
    - with a ``userId`` and/or email whose identities (its ``anonymousId`` too) all belong
      to one live customer already (who has an email when the message gives one), or
@@ -22,8 +24,9 @@ requests could have arrived in; the results are those of one such order.
 
    The identities and their owners are read, and the owners locked (``FOR KEY SHARE`` on
    PostgreSQL, so no merge of them can commit meanwhile), in one query.
-3. Every other message (identify, alias, orders, a new customer or anonymous id, a
-   ``messageId`` twice in the group, a replay: one the insert did not store) goes through
+3. Every other message (identify, alias, the other order events, an order already stored
+   or with an error, a new customer or anonymous id, a ``messageId`` twice in the group, a
+   replay: one the insert did not store) goes through
    :func:`~regulars.live.ingest.ingest`'s own path, a savepoint each.
 
 A known customer's ``Product Viewed`` thus costs a share of the group's 2-3 statements
@@ -34,17 +37,21 @@ instead of 8 statements of its own.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from regulars.errors import RegularsError
 from regulars.live.ingest import Ingested, _ingest, _Message, _parse
-from regulars.store import UnitOfWork
+from regulars.live.segment_orders import ORDER_COMPLETED, _order, apply_order_event
+from regulars.store import Event, Order, UnitOfWork
 from regulars.store.identities import live_owners, lock_anonymous_ids
+from regulars.store.orders import check_order
 
 __all__ = ["PLAIN_TYPES", "ingest_group"]
 
 PLAIN_TYPES = frozenset({"track", "page", "screen"})
-"""The message types that may be stored set-based (when they change no order)."""
+"""The message types that may be stored set-based (no order change but a new order)."""
 
 Outcome = Ingested | RegularsError
 
@@ -89,7 +96,9 @@ def ingest_group(uow: UnitOfWork, messages: Sequence[Mapping[str, Any]]) -> list
 
 
 def _is_plain(message: _Message) -> bool:
-    return message.type in PLAIN_TYPES and message.order is None
+    if message.type not in PLAIN_TYPES:
+        return False
+    return message.order is None or (message.order.event == ORDER_COMPLETED and _known(message))
 
 
 def _known(message: _Message) -> bool:
@@ -131,17 +140,58 @@ def _store_plain(uow: UnitOfWork, plain: Mapping[int, _Message]) -> dict[int, In
             continue  # an identity nobody has yet, or two owners: one by one
         if first[1] and (first[2] or message.email is None):  # live, with an email if given
             chosen[index] = first[0]
+    orders = _new_orders(uow, {i: plain[i] for i in chosen}, chosen)
+    chosen = {i: owner for i, owner in chosen.items() if plain[i].order is None or i in orders}
     events = uow.events.record_new([(plain[i].raw, owner) for i, owner in chosen.items()])
-    results = {}
-    for index, owner in chosen.items():
-        event = events.get(plain[index].message_id)
-        if event is not None:  # else stored before: a replay, answered one by one
-            results[index] = Ingested(
-                message_id=event.message_id,
-                event_id=event.id,
-                type=event.type,
-                event=event.event,
-                customer_id=owner,
-                created=True,
-            )
-    return results
+    stored = {i: events[plain[i].message_id] for i in chosen if plain[i].message_id in events}
+    _store_orders(uow, {i: (plain[i], orders[i], stored[i]) for i in orders if i in stored})
+    return {
+        index: Ingested(
+            message_id=event.message_id,
+            event_id=event.id,
+            type=event.type,
+            event=event.event,
+            customer_id=chosen[index],
+            created=True,
+            order_id=None if plain[index].order is None else orders[index].order_id,
+        )
+        for index, event in stored.items()
+    }
+
+
+def _new_orders(
+    uow: UnitOfWork, messages: Mapping[int, _Message], owners: Mapping[int, str | None]
+) -> dict[int, Order]:
+    """Return the orders of the ``Order Completed`` messages that create a valid new order.
+
+    An order already stored (an update), twice in the group, or with an error is left to
+    the one-by-one path, which updates it or raises the error for its message alone.
+    """
+    made: dict[int, Order] = {}
+    for index, message in messages.items():
+        change = message.order
+        if change is None:
+            continue
+        try:  # the time is the stored event's; this one only lets the checks run
+            order = _order(change, None, owners[index], datetime.now(UTC))
+            check_order(order)
+        except RegularsError:
+            continue
+        made[index] = order
+    stored = uow.orders.stored_ids([order.order_id for order in made.values()])
+    firsts: dict[str, int] = {}
+    for index, order in made.items():
+        if order.order_id not in stored:
+            firsts.setdefault(order.order_id, index)
+    return {index: made[index] for index in firsts.values()}
+
+
+def _store_orders(uow: UnitOfWork, orders: Mapping[int, tuple[_Message, Order, Event]]) -> None:
+    """Insert the new orders at their events' times; one stored meanwhile is updated."""
+    timed = {index: replace(order, ordered_at=event.occurred_at)
+             for index, (_, order, event) in orders.items()}  # fmt: skip
+    inserted = uow.orders.insert_new(list(timed.values()))
+    for message, order, event in orders.values():
+        if order.order_id not in inserted and message.order is not None:
+            apply_order_event(uow, message.order, customer_id=order.customer_id,
+                              at=event.occurred_at)  # fmt: skip

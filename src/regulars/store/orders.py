@@ -7,10 +7,11 @@ an order and its lines; :meth:`OrderRepository.upsert_refund` replaces a refund.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from regulars.errors import InputError
 from regulars.schema import ORDER_STATUSES
@@ -21,7 +22,7 @@ from regulars.store.tables import ORDER_LINES, ORDERS, REFUNDS
 from regulars.store.types import check_currency, check_text, optional_text, utc
 from regulars.store.uow import Repository
 
-__all__ = ["OrderRepository"]
+__all__ = ["OrderRepository", "check_order"]
 
 _AMOUNTS = ("subtotal", "discount_total", "shipping_total", "tax_total", "total")
 
@@ -36,6 +37,20 @@ def _minor(value: Any, field: str, *, positive: bool = False) -> int:
             "(money is in minor units: 1999 for 19.99 EUR)",
         )
     return value
+
+
+def check_order(order: Order) -> dict[str, Any]:
+    """Return the order's row (without customer and times); check it and its lines first.
+
+    Raises
+    ------
+    InputError
+        If an amount is not a non-negative integer, the currency or status is unknown, or
+        a line number repeats.
+    """
+    values = _order_values(order)
+    _line_values(values["order_id"], order.lines)
+    return values
 
 
 def _order_values(order: Order) -> dict[str, Any]:
@@ -160,6 +175,52 @@ class OrderRepository(Repository):
         if lines:
             self._conn.execute(sa.insert(ORDER_LINES), lines)
         return created
+
+    def insert_new(self, orders: Sequence[Order]) -> set[str]:
+        """Store orders not in the store yet, in one statement (and one for their lines).
+
+        Each order's ``customer_id`` must be a live record read in this transaction (or
+        ``None``); it is stored as given. An order whose id is stored already (or by a
+        concurrent transaction) is left as it is: it is missing from the answer, for
+        :meth:`upsert` to update.
+
+        Returns
+        -------
+        set[str]
+            The ids of the orders stored.
+
+        Raises
+        ------
+        InputError
+            As :meth:`upsert` does, before anything is written.
+        """
+        if not orders:
+            return set()
+        now = self._now()
+        rows = [
+            {**check_order(order), "customer_id": order.customer_id, "created_at": now,
+             "updated_at": now}
+            for order in orders
+        ]  # fmt: skip
+        lines = {order.order_id: _line_values(order.order_id, order.lines) for order in orders}
+        insert = postgresql.insert if self._uow.backend == "postgresql" else sqlite.insert
+        statement = (
+            insert(ORDERS)
+            .on_conflict_do_nothing(index_elements=["order_id"])
+            .returning(ORDERS.c.order_id)
+        )
+        stored = {row.order_id for row in self._conn.execute(statement, rows)}
+        new_lines = [line for order_id in stored for line in lines[order_id]]
+        if new_lines:
+            self._conn.execute(sa.insert(ORDER_LINES), new_lines)
+        return stored
+
+    def stored_ids(self, order_ids: Sequence[str]) -> set[str]:
+        """Return which of ``order_ids`` are in the store."""
+        if not order_ids:
+            return set()
+        query = sa.select(ORDERS.c.order_id).where(ORDERS.c.order_id.in_(sorted(set(order_ids))))
+        return {str(order_id) for order_id in self._conn.execute(query).scalars()}
 
     def get(self, order_id: str) -> Order | None:
         """Return the order with its lines, or ``None``."""

@@ -52,7 +52,8 @@ async def _ingest_one(request: Request, message: dict[str, Any]) -> Response:
     request's CPU in docs/benchmarks.md's profile).
     """
     result = await request.app.state.writer.submit(message)
-    return Response(json.dumps(result.as_dict()), media_type="application/json")
+    body = json.dumps(result.as_dict(), separators=(",", ":"))  # as FastAPI writes JSON
+    return Response(body, media_type="application/json")
 
 
 def _ingest(database: Database, messages: Sequence[dict[str, Any]]) -> list[IngestResponse]:
