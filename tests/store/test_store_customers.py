@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from regulars.errors import InputError
 from regulars.store import ConflictError, Database, Order, OrderLine, run_in_transaction
@@ -151,3 +153,36 @@ def test_concurrent_identifies_of_one_new_person_make_one_customer(database: Dat
         (survivor,) = survivors
         kinds = sorted(i.kind for i in uow.customers.identities(survivor))
         assert kinds == ["anonymous_id"] * 8 + ["email", "external_id"]
+
+
+def test_owners_of_many_identities_are_read_through_the_index(database: Database) -> None:
+    from regulars.store.identities import live_owners
+
+    with database.unit_of_work() as uow:
+        ann = uow.customers.resolve(external_id="ann", anonymous_id="a-1").customer
+        uow.customers.merge(ann.id, uow.customers.resolve(email="bo@example.com").customer.id)
+    plans: list[str] = []
+
+    def explain(conn: Any, _cur: Any, statement: str, params: Any, *_rest: Any) -> None:
+        if conn.dialect.name == "sqlite" and statement.startswith("SELECT customer_identities"):
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+            plans.extend(str(row[3]) for row in rows)
+
+    with database.unit_of_work() as uow:
+        sa.event.listen(database.engine, "before_cursor_execute", explain)
+        try:
+            owners = live_owners(
+                uow.connection,
+                [("external_id", "ann"), ("anonymous_id", "a-1"), ("email", "bo@example.com"),
+                 ("external_id", "nobody")],
+                lock=database.backend == "postgresql",
+            )  # fmt: skip
+        finally:
+            sa.event.remove(database.engine, "before_cursor_execute", explain)
+    assert owners == {
+        ("external_id", "ann"): (ann.id, True, True),  # the merge brought bo's email
+        ("anonymous_id", "a-1"): (ann.id, True, True),
+        ("email", "bo@example.com"): (ann.id, True, True),
+    }
+    if database.backend == "sqlite":  # a search of the (kind, value) index, never a scan
+        assert plans and not [p for p in plans if p.startswith("SCAN customer")], plans

@@ -152,7 +152,9 @@ def live_owners(
             c.c.email.is_not(None).label("has_email"),
         )
         .select_from(ci.join(c, c.c.id == ci.c.customer_id))
-        .where(sa.tuple_(ci.c.kind, ci.c.value).in_(sorted(set(identities))))
+        # OR of pairs, not a row-value IN: SQLite searches its (kind, value) index for each
+        # term of an OR, but scans the whole table for a row-value IN list.
+        .where(sa.or_(*(sa.and_(ci.c.kind == k, ci.c.value == v) for k, v in set(identities))))
         .order_by(c.c.id)
     )
     if lock:
