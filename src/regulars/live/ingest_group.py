@@ -188,9 +188,8 @@ def _new_orders(
 
 def _store_orders(uow: UnitOfWork, orders: Mapping[int, tuple[_Message, Order, Event]]) -> None:
     """Insert the new orders at their events' times; one stored meanwhile is updated."""
-    timed = {index: replace(order, ordered_at=event.occurred_at)
-             for index, (_, order, event) in orders.items()}  # fmt: skip
-    inserted = uow.orders.insert_new(list(timed.values()))
+    timed = [replace(order, ordered_at=event.occurred_at) for _, order, event in orders.values()]
+    inserted = uow.orders.insert_new(timed)
     for message, order, event in orders.values():
         if order.order_id not in inserted and message.order is not None:
             apply_order_event(uow, message.order, customer_id=order.customer_id,

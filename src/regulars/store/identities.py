@@ -8,7 +8,7 @@ most. These helpers run in the caller's transaction;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -75,11 +75,19 @@ def owners_of(
     """Return the owners of the identities ``(kind, value)`` that have one, in one query."""
     table = CUSTOMER_IDENTITIES
     rows = conn.execute(
-        sa.select(table.c.kind, table.c.value, table.c.customer_id).where(
-            sa.or_(*(sa.and_(table.c.kind == k, table.c.value == v) for k, v in identities))
-        )
+        sa.select(table.c.kind, table.c.value, table.c.customer_id).where(_any_of(identities))
     )
     return {(r.kind, r.value): str(r.customer_id) for r in rows}
+
+
+def _any_of(identities: Iterable[tuple[str, str]]) -> sa.ColumnElement[bool]:
+    """Return "the identity is one of these (kind, value) pairs".
+
+    An OR of pairs, not a row-value IN: SQLite searches its (kind, value) index for each
+    term of an OR, but scans the whole table for a row-value IN list.
+    """
+    table = CUSTOMER_IDENTITIES
+    return sa.or_(*(sa.and_(table.c.kind == k, table.c.value == v) for k, v in identities))
 
 
 def insert_identity(
@@ -152,9 +160,7 @@ def live_owners(
             c.c.email.is_not(None).label("has_email"),
         )
         .select_from(ci.join(c, c.c.id == ci.c.customer_id))
-        # OR of pairs, not a row-value IN: SQLite searches its (kind, value) index for each
-        # term of an OR, but scans the whole table for a row-value IN list.
-        .where(sa.or_(*(sa.and_(ci.c.kind == k, ci.c.value == v) for k, v in set(identities))))
+        .where(_any_of(set(identities)))
         .order_by(c.c.id)
     )
     if lock:

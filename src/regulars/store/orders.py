@@ -198,7 +198,7 @@ class OrderRepository(Repository):
             return set()
         now = self._now()
         rows = [
-            {**check_order(order), "customer_id": order.customer_id, "created_at": now,
+            {**_order_values(order), "customer_id": order.customer_id, "created_at": now,
              "updated_at": now}
             for order in orders
         ]  # fmt: skip

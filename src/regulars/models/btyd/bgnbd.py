@@ -108,6 +108,31 @@ class BGNBD(BTYDModel):
             return self._loglik_by_value(p, data)
         return self._loglik_by_row(p, data)
 
+    def _per_x(self, r: float, a: float, b: float, xv: FloatArray) -> FloatArray:
+        """Return the terms of x alone, one column per distinct x in ``xv``.
+
+        Rows: the constant of the log-likelihood (without r log(alpha)); the x parts of its
+        derivatives in log r, log a and log b; b / (b + x + e - 1); and log(a / (b + x + e
+        - 1)), the log-odds part of 'dropped after the last purchase' (-inf when there is
+        no second purchase to drop out after: x = 0 in BG/NBD).
+        """
+        e = self.extra
+        has_second = (xv > 0) | (e == 1)
+        denominator = np.where(has_second, b + xv + e - 1, 1.0)
+        log_den = np.where(has_second, np.log(denominator), np.inf)
+        psi_ab = digamma(a + b)
+        psi_abx = digamma(a + b + xv + e)
+        return np.stack(
+            [
+                gammaln(r + xv) - gammaln(r) + betaln(a, b + xv + e) - betaln(a, b),
+                digamma(r + xv) - digamma(r),
+                a * (psi_ab - psi_abx),
+                b * (digamma(b + xv + e) - psi_abx - digamma(b) + psi_ab),
+                b / denominator,
+                np.log(a) - log_den,
+            ]
+        )
+
     def _loglik_by_value(
         self, p: Params, data: CountData
     ) -> tuple[FloatArray, dict[str, FloatArray]]:
@@ -118,25 +143,9 @@ class BGNBD(BTYDModel):
         'dropped after the last purchase' (q = expit(D)).
         """
         r, alpha, a, b = (float(p[name]) for name in self.param_names)
-        e = self.extra
-        xv = data.x_values
         assert data.T_index is not None and data.t_x_values is not None
         assert data.T_values is not None and data.t_x_index is not None
-        has_second = (xv > 0) | (e == 1)
-        denominator = np.where(has_second, b + xv + e - 1, 1.0)
-        log_den = np.where(has_second, np.log(denominator), np.inf)
-        psi_ab = digamma(a + b)
-        psi_abx = digamma(a + b + xv + e)
-        per_x = np.stack(
-            [
-                gammaln(r + xv) - gammaln(r) + betaln(a, b + xv + e) - betaln(a, b),
-                digamma(r + xv) - digamma(r),
-                a * (psi_ab - psi_abx),
-                b * (digamma(b + xv + e) - psi_abx - digamma(b) + psi_ab),
-                b / denominator,
-                np.log(a) - log_den,
-            ]
-        )[:, data.x_index]
+        per_x = self._per_x(r, a, b, data.x_values)[:, data.x_index]
         const, d_r_x, d_a_x, d_b_x, b_den, log_ratio = per_x
         log_T = np.log(alpha + data.T_values)[data.T_index]
         shift = np.log1p(data.T_values / alpha)[data.T_index]  # log(alpha + T) - log(alpha)
@@ -168,18 +177,8 @@ class BGNBD(BTYDModel):
         assert data.T_index is not None and data.t_x_values is not None
         assert data.t_x_index is not None
         r, alpha, a, b = (float(p[name]) for name in self.param_names)
-        e = self.extra
-        xv = data.x_values
         w_x, w_T, wx_T = self._per_data(data, _weight_sums)
-        has_second = (xv > 0) | (e == 1)
-        denominator = np.where(has_second, b + xv + e - 1, 1.0)
-        psi_ab = digamma(a + b)
-        psi_abx = digamma(a + b + xv + e)
-        const = gammaln(r + xv) - gammaln(r) + betaln(a, b + xv + e) - betaln(a, b)
-        d_r_x = digamma(r + xv) - digamma(r)
-        d_a_x = a * (psi_ab - psi_abx)
-        d_b_x = b * (digamma(b + xv + e) - psi_abx - digamma(b) + psi_ab)
-        log_ratio = np.where(has_second, np.log(a) - np.log(denominator), -np.inf)
+        const, d_r_x, d_a_x, d_b_x, b_den, log_ratio = self._per_x(r, a, b, data.x_values)
         log_T = np.log(alpha + data.T_values)
         log_tx = np.log(alpha + data.t_x_values)
         shift = np.log1p(data.T_values / alpha)  # log(alpha + T) - log(alpha)
@@ -194,14 +193,14 @@ class BGNBD(BTYDModel):
         # r log(alpha) - (r + x) log(alpha + T), without the cancellation of two large terms
         ll = w_x @ const - r * (w_T @ shift) - wx_T @ log_T
         ll += float((w * np.logaddexp(0.0, odds)).sum())
-        q_x = np.bincount(data.x_index, weights=wq, minlength=len(xv))
+        q_x = np.bincount(data.x_index, weights=wq, minlength=len(data.x_values))
         grad = np.array(
             [
                 r * (w_x @ d_r_x - w_T @ shift + float((wq * gap).sum())),
                 (r * w_T * data.T_values - wx_T * alpha) @ inv_T
                 - alpha * float((wq * rx * inv_gap).sum()),
                 w_x @ d_a_x + q_x.sum(),
-                w_x @ d_b_x - q_x @ (b / denominator),
+                w_x @ d_b_x - q_x @ b_den,
             ]
         )
         return float(ll), grad
