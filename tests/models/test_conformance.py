@@ -209,3 +209,14 @@ def test_every_start_reaches_the_same_maximum(
     assert every.loglik_ >= first.loglik_ - 1e-6
     for name in model_class.param_names:
         assert every.params_[name] == pytest.approx(first.params_[name], rel=1e-4)
+
+
+def test_group_rows_puts_equal_keys_together_and_names_a_row_of_each() -> None:
+    from regulars.models.btyd.data import group_rows
+
+    rng = np.random.default_rng(3)
+    key = rng.integers(0, 50, 2_000).astype(np.float64)
+    first, group = group_rows(key)
+    assert len(first) == len(np.unique(key))
+    np.testing.assert_array_equal(key[first][group], key)  # each row's group holds its key
+    assert len(np.unique(key[first])) == len(first)  # and no two groups share one

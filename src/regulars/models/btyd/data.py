@@ -22,7 +22,7 @@ import pandas as pd
 
 from regulars.errors import InputError
 
-__all__ = ["CountData", "as_array", "check_counts", "compress_counts"]
+__all__ = ["CountData", "as_array", "check_counts", "compress_counts", "group_rows"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -179,6 +179,18 @@ def _integer_key(columns: list[FloatArray]) -> tuple[IntArray, list[int]] | None
     return key, tops
 
 
+def group_rows(key: npt.NDArray[Any]) -> tuple[IntArray, IntArray]:
+    """Group equal keys: return a row of each group and each row's group.
+
+    By hashing (pandas), as :func:`_factorize`; ``np.unique`` sorts, which took 40% of
+    Pareto/NBD's predictions for a million customers.
+    """
+    _, codes = _factorize(key)
+    first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.int64)
+    first[codes] = np.arange(len(codes), dtype=np.int64)  # any row of a group stands for it
+    return first, codes
+
+
 def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], IntArray]:
     """Return the distinct values (in order of appearance) and each value's position.
 
@@ -225,7 +237,7 @@ def compress_counts(
             np.column_stack([ux, uT]), axis=0, return_index=True, return_inverse=True
         )
     else:
-        _, xT_first, xT_index = np.unique(pairs[0], return_index=True, return_inverse=True)
+        xT_first, xT_index = group_rows(pairs[0])
     T_values, T_index = _factorize(uT)
     t_x_values, t_x_index = _factorize(ut_x)
     return CountData(
