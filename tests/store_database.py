@@ -77,7 +77,8 @@ def postgres_database(postgres_url: URL) -> Iterator[Database]:
     database.dispose()
 
 
-def _empty(database: Database) -> None:
+def empty_tables(database: Database) -> None:
+    """Empty every table of a PostgreSQL store and restart its id sequences."""
     names = ", ".join(t.name for t in metadata.sorted_tables)
     with database.engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
@@ -99,7 +100,7 @@ def database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> It
         database.dispose()
         return
     database = request.getfixturevalue("postgres_database")
-    _empty(database)
+    empty_tables(database)
     yield database
 
 

@@ -27,7 +27,9 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[scope]}"}
 
 
-def make_api(database: Database, settings: ServiceSettings | None = None) -> Iterator[Api]:
+def make_api(
+    database: Database, settings: ServiceSettings | None = None, *, ingest_lane: bool = True
+) -> Iterator[Api]:
     """Yield an :class:`Api` over ``database`` with keys read, write, admin and read+write."""
     with database.unit_of_work() as uow:
         tokens = {
@@ -36,7 +38,7 @@ def make_api(database: Database, settings: ServiceSettings | None = None) -> Ite
             "admin": uow.api_keys.create("admin", ["admin"]).token,
             "both": uow.api_keys.create("shop", ["read", "write"]).token,
         }
-    app = create_app(database, settings or ServiceSettings())
+    app = create_app(database, settings or ServiceSettings(), ingest_lane=ingest_lane)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, app, database, tokens)
 

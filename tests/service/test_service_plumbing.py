@@ -111,3 +111,22 @@ def test_keys_commands_create_list_and_revoke(
     with database.unit_of_work(read_only=True) as uow:
         assert uow.api_keys.authenticate(token) is None  # revoked
     database.dispose()
+
+
+def test_fastapi_telemetry_is_on_only_when_opentelemetry_is_set_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry import trace
+
+    from regulars.service.app import _telemetry
+
+    app = create_app(open_database(path=tmp_path / "t.db"))
+    assert _telemetry() == {"tracing": False, "metrics": False, "logs": False}
+    assert app._telemetry["tracing"] is False  # what FastAPI was given
+
+    class ShopTracerProvider(trace.NoOpTracerProvider):
+        """A provider the operator set up (an SDK's, in real life)."""
+
+    monkeypatch.setattr(trace, "get_tracer_provider", ShopTracerProvider)
+    assert _telemetry() is None  # FastAPI's own defaults: spans, metrics, logs
+    assert create_app(open_database(path=tmp_path / "u.db"))._telemetry["tracing"] is True

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 
 from regulars.store import ApiKey, Database
 
-__all__ = ["SCOPES", "KeyCache", "RateLimiter", "require_scope"]
+__all__ = ["SCOPES", "KeyCache", "RateLimiter", "require_scope", "token_of"]
 
 SCOPES = ("read", "write", "admin")
 
@@ -110,14 +110,19 @@ class RateLimiter:
             return (1 - bucket.tokens) / self.rate
 
 
-def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
-    if credentials is not None and credentials.scheme.lower() == "bearer":
-        return credentials.credentials
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
+def token_of(authorization: str) -> str | None:
+    """Return the API token an ``Authorization`` header carries, or ``None``.
+
+    ``Bearer <token>`` (read as FastAPI's ``HTTPBearer`` reads it), or HTTP Basic with the
+    token as the user name, as Segment's libraries send their write key.
+    """
+    scheme, _, value = authorization.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return value
     if scheme.lower() == "basic" and value:
         try:
-            user = base64.b64decode(value.strip(), validate=True).decode()
+            user = base64.b64decode(value, validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             return None
         return user.partition(":")[0] or None
@@ -135,9 +140,11 @@ def require_scope(scope: str) -> Callable[..., Awaitable[ApiKey]]:
 
     async def authorized(
         request: Request,
-        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+        _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
     ) -> ApiKey:
-        token = _token(request, credentials)
+        # ``_bearer`` puts the scheme in the OpenAPI spec; the token is read from the
+        # header as the ingestion lane (:mod:`.lane`) reads it, Basic included.
+        token = token_of(request.headers.get("authorization", ""))
         if not token:
             raise _unauthorized(
                 "This route needs an API key: send `Authorization: Bearer <key>` "

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from regulars.errors import InputError, RegularsError
 from regulars.store.errors import ConflictError, NotFoundError
 
-__all__ = ["PROBLEM_JSON", "field_path", "install_problem_handlers", "problem"]
+__all__ = ["PROBLEM_JSON", "field_path", "install_problem_handlers", "problem", "refusal"]
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://regulars.dev/problems/"
@@ -120,6 +120,18 @@ def _input_error_detail(error: InputError) -> tuple[str, list[dict[str, Any]]]:
     return detail, [{"field": field, "message": message}]
 
 
+def refusal(error: RegularsError, path: str) -> JSONResponse:
+    """Return the problem the library's ``error`` makes: 422 for bad input, 404, 409, 400."""
+    if isinstance(error, InputError):
+        detail, errors = _input_error_detail(error)
+        return problem(422, detail, errors=errors, instance=path)
+    if isinstance(error, NotFoundError):
+        return problem(404, error.message, instance=path)
+    if isinstance(error, ConflictError):
+        return problem(409, str(error), instance=path)
+    return problem(400, str(error), instance=path)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of ``app`` a problem-details response."""
 
@@ -129,22 +141,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem(422, detail, errors=errors, instance=request.url.path)
 
-    @app.exception_handler(InputError)
-    async def _input(request: Request, error: InputError) -> JSONResponse:
-        detail, errors = _input_error_detail(error)
-        return problem(422, detail, errors=errors, instance=request.url.path)
-
-    @app.exception_handler(NotFoundError)
-    async def _missing(request: Request, error: NotFoundError) -> JSONResponse:
-        return problem(404, error.message, instance=request.url.path)
-
-    @app.exception_handler(ConflictError)
-    async def _conflict(request: Request, error: ConflictError) -> JSONResponse:
-        return problem(409, str(error), instance=request.url.path)
-
     @app.exception_handler(RegularsError)
     async def _refused(request: Request, error: RegularsError) -> JSONResponse:
-        return problem(400, str(error), instance=request.url.path)
+        return refusal(error, request.url.path)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, error: HTTPException) -> JSONResponse:
