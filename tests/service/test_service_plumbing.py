@@ -130,3 +130,23 @@ def test_fastapi_telemetry_is_on_only_when_opentelemetry_is_set_up(
     monkeypatch.setattr(trace, "get_tracer_provider", ShopTracerProvider)
     assert _telemetry() is None  # FastAPI's own defaults: spans, metrics, logs
     assert create_app(open_database(path=tmp_path / "u.db"))._telemetry["tracing"] is True
+
+
+def test_a_served_app_freezes_the_heap_it_started_with(tmp_path: Path) -> None:
+    import gc
+
+    from regulars.service import serve
+
+    assert gc.get_freeze_count() == 0
+    plain = create_app(open_database(path=tmp_path / "plain.db"))
+    with TestClient(plain):
+        assert gc.get_freeze_count() == 0  # create_app leaves the heap alone by default
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("REGULARS_DATABASE_PATH", str(tmp_path / "served.db"))
+            env.setattr(serve, "configure_logging", lambda level: None)  # keep pytest's
+            with TestClient(serve.app_from_env()) as client:
+                assert gc.get_freeze_count() > 10_000  # the libraries' objects, at least
+                assert client.get("/health").status_code == 200
+    finally:
+        gc.unfreeze()  # this test process goes on with other work

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -50,6 +51,7 @@ def create_app(
     *,
     migrate: bool = True,
     ingest_lane: bool = True,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """Return the HTTP API over ``database``.
 
@@ -66,6 +68,14 @@ def create_app(
         Serve well-formed single events (``/v1/track``, ``/v1/identify``) by the lean
         path of :mod:`.lane` (the same rules and answers, at less CPU a request); off,
         FastAPI serves them too.
+    freeze_heap
+        Once started, move every object alive into the garbage collector's permanent
+        generation (``gc.freeze``), as a server process should: the full collections that
+        followed then scan only what the process made since. Without it, each full
+        collection walked the ~190,000 objects of the imported libraries and held the
+        GIL for 25-150 ms, the largest part of ``POST /v1/track``'s p99 under load
+        (docs/benchmarks.md). ``regulars serve`` turns it on; leave it off where the
+        process does other work (tests, notebooks).
     """
     settings = settings or ServiceSettings()
 
@@ -73,6 +83,9 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             database.migrate()
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

@@ -26,4 +26,4 @@ def app_from_env() -> FastAPI:
     """Return the app over the database and settings the environment names."""
     configure_logging(os.environ.get("REGULARS_LOG_LEVEL", "INFO"))
     database = open_database(path=os.environ.get(PATH_VAR, DEFAULT_PATH))
-    return create_app(database, ServiceSettings.from_env())
+    return create_app(database, ServiceSettings.from_env(), freeze_heap=True)
