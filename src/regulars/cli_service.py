@@ -37,23 +37,33 @@ def serve(
     """
     import uvicorn
 
+    from regulars.service.rate_limit import SHARED_FILE_VAR, create_shared_file
     from regulars.service.settings import ServiceSettings
 
     ServiceSettings.from_env()  # a bad setting fails here, with its message
     os.environ["REGULARS_DATABASE_URL"] = database_url(database)  # read by every worker
     open_store(database).dispose()  # reachable, and migrated once before the workers start
     os.environ["REGULARS_LOG_LEVEL"] = log_level
+    buckets = None
+    if workers > 1 and os.name == "posix":  # the workers share each key's rate limit
+        buckets = create_shared_file()
+        os.environ[SHARED_FILE_VAR] = str(buckets)
     out.print(f"regulars API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        "regulars.service.serve:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    try:
+        uvicorn.run(
+            "regulars.service.serve:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if buckets is not None:
+            buckets.unlink(missing_ok=True)
+            os.environ.pop(SHARED_FILE_VAR, None)
 
 
 @keys_app.command("create")

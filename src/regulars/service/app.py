@@ -15,15 +15,17 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from regulars.service.auth import KeyCache, RateLimiter
+from regulars.service.auth import KeyCache
 from regulars.service.lane import IngestLane
 from regulars.service.limits import BodySizeLimit, RequestTimeout
 from regulars.service.logs import AccessLog
 from regulars.service.problems import install_problem_handlers
+from regulars.service.rate_limit import RateLimiter
 from regulars.service.routes import customers, events, health, keys, segments
 from regulars.service.settings import ServiceSettings
 from regulars.service.writer import IngestWriter
@@ -52,6 +54,7 @@ def create_app(
     migrate: bool = True,
     ingest_lane: bool = True,
     freeze_heap: bool = False,
+    shared_rate_limit: str | Path | None = None,
 ) -> FastAPI:
     """Return the HTTP API over ``database``.
 
@@ -76,6 +79,10 @@ def create_app(
         GIL for 25-150 ms, the largest part of ``POST /v1/track``'s p99 under load
         (docs/benchmarks.md). ``regulars serve`` turns it on; leave it off where the
         process does other work (tests, notebooks).
+    shared_rate_limit
+        A bucket file (:func:`regulars.service.rate_limit.create_shared_file`) shared with
+        the other processes serving the same API, so that a key's rate holds across them;
+        ``regulars serve --workers N`` makes one. Without it, the limit is per process.
     """
     settings = settings or ServiceSettings()
 
@@ -90,6 +97,7 @@ def create_app(
             yield
         finally:
             app.state.writer.stop()
+            app.state.rate_limiter.close()
 
     from regulars import __version__
 
@@ -104,7 +112,9 @@ def create_app(
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     app.state.writer = IngestWriter(database, max_group=settings.max_group)
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.rate_limiter = RateLimiter(
+        settings.rate_limit_per_second, settings.rate_limit_burst, shared=shared_rate_limit
+    )
     install_problem_handlers(app)
     for module in (events, customers, segments, keys, health):
         app.include_router(module.router)

@@ -15,7 +15,6 @@ import hashlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from regulars.store import ApiKey, Database
 
-__all__ = ["SCOPES", "KeyCache", "RateLimiter", "require_scope", "token_of"]
+__all__ = ["SCOPES", "KeyCache", "require_scope", "token_of"]
 
 SCOPES = ("read", "write", "admin")
 
@@ -74,40 +73,6 @@ class KeyCache:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
-
-
-class RateLimiter:
-    """A token bucket per key: ``rate`` requests a second on average, ``burst`` at once.
-
-    In-process: each server process keeps its own buckets, so with N worker processes a
-    key may make up to N times the rate.
-    """
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = max(burst, 1)
-        self._buckets: dict[int, _Bucket] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key_id: int) -> float:
-        """Take one request from the key's bucket; return 0, or the seconds to wait."""
-        if self.rate <= 0:
-            return 0.0
-        now = time.monotonic()
-        with self._lock:
-            bucket = self._buckets.setdefault(key_id, _Bucket(float(self.burst), now))
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
-            bucket.at = now
-            if bucket.tokens >= 1:
-                bucket.tokens -= 1
-                return 0.0
-            return (1 - bucket.tokens) / self.rate
 
 
 def token_of(authorization: str) -> str | None:

@@ -12,7 +12,7 @@ rules and with the same parts as the routes in :mod:`.routes.events`:
 - the body is JSON (as FastAPI reads it: no content type, ``application/json`` or
   ``application/*+json``) and the route's own pydantic model (:class:`.schemas.TrackMessage`
   or :class:`.schemas.IdentifyMessage`) accepts it;
-- the key is within its rate (:class:`.auth.RateLimiter`).
+- the key is within its rate (:class:`.rate_limit.RateLimiter`).
 
 Anything else (no key, a key not yet cached, a wrong scope, a body that does not
 validate, a key over its rate) is handed to FastAPI with the body already read, so
