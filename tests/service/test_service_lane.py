@@ -66,6 +66,8 @@ def _script(api: Api) -> list[Request]:
         ("POST", "/v1/track", write, [viewed("v-4", "a1")]),  # not an object
         ("POST", "/v1/track", write, b"{not json"),
         ("POST", "/v1/track", write, b""),
+        ("POST", "/v1/track", write, b"[" * 100_000 + b"]" * 100_000),  # too deep to parse
+        ("POST", "/v1/track", write, b"null"),
         ("POST", "/v1/track", as_text, json.dumps(viewed("v-5", "a1")).encode()),
         ("POST", "/v1/track", vendor, json.dumps(viewed("v-6", "a1")).encode()),
         ("POST", "/v1/track", {"Authorization": f"Basic {basic}"}, viewed("v-7", "a1")),
