@@ -28,7 +28,6 @@ app's limits (body size, timeout) and access log, so they apply to it too.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from regulars.errors import RegularsError
 from regulars.service.auth import token_of
 from regulars.service.problems import refusal
+from regulars.service.routes.events import answer_body, with_message_id
 from regulars.service.schemas import IdentifyMessage, TrackMessage
 
 __all__ = ["IngestLane"]
@@ -92,14 +92,12 @@ class IngestLane:
             await self.app(scope, replay, send)  # the route's dependency answers the 429
             return
         scope.setdefault("state", {})["api_key"] = key
-        if not message.get("messageId"):
-            message["messageId"] = f"regulars-{uuid.uuid4()}"
         try:
-            result = await state.writer.submit(message)
+            result = await state.writer.submit(with_message_id(message))
         except RegularsError as error:
             await refusal(error, scope["path"])(scope, replay, send)
             return
-        payload = json.dumps(result.as_dict(), separators=(",", ":")).encode()
+        payload = answer_body(result)
         await send(
             {
                 "type": "http.response.start",
@@ -113,10 +111,9 @@ class IngestLane:
 def _is_json(headers: dict[bytes, bytes]) -> bool:
     """Whether FastAPI would read this body as JSON (no content type counts as JSON)."""
     value = headers.get(b"content-type", b"")
-    kind = value.split(b";", 1)[0].strip().lower()
     if not value:
         return True
-    main, _, sub = kind.partition(b"/")
+    main, _, sub = value.split(b";", 1)[0].strip().lower().partition(b"/")
     return main == b"application" and b"/" not in sub and (sub == b"json" or sub.endswith(b"+json"))
 
 

@@ -24,6 +24,11 @@ from pathlib import Path
 
 from regulars.errors import ConfigError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so no shared file (regulars serve makes none)
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = ["SHARED_FILE_VAR", "RateLimiter", "create_shared_file"]
 
 SHARED_FILE_VAR = "REGULARS_RATE_LIMIT_FILE"
@@ -119,8 +124,6 @@ class RateLimiter:
         return tokens, (1 - tokens) / self.rate
 
     def _take_shared(self, key_id: int, now: float) -> float | None:
-        import fcntl
-
         assert self._map is not None
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from regulars.errors import InputError
 
-__all__ = ["CountData", "as_array", "check_counts", "compress_counts", "group_rows"]
+__all__ = ["CountData", "as_array", "check_counts", "compress_counts", "factorize", "group_rows"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -182,16 +182,16 @@ def _integer_key(columns: list[FloatArray]) -> tuple[IntArray, list[int]] | None
 def group_rows(key: npt.NDArray[Any]) -> tuple[IntArray, IntArray]:
     """Group equal keys: return a row of each group and each row's group.
 
-    By hashing (pandas), as :func:`_factorize`; ``np.unique`` sorts, which took 40% of
+    By hashing (pandas), as :func:`factorize`; ``np.unique`` sorts, which took 40% of
     Pareto/NBD's predictions for a million customers.
     """
-    _, codes = _factorize(key)
+    _, codes = factorize(key)
     first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.int64)
     first[codes] = np.arange(len(codes), dtype=np.int64)  # any row of a group stands for it
     return first, codes
 
 
-def _factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], IntArray]:
+def factorize(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], IntArray]:
     """Return the distinct values (in order of appearance) and each value's position.
 
     Hashing (pandas), not sorting: a million rows in a few milliseconds.
@@ -211,7 +211,7 @@ def compress_counts(
     packed = _integer_key([x, t_x, T]) if covariates is None else None
     if packed is not None:
         key, tops = packed
-        unique_keys, inverse = _factorize(key)
+        unique_keys, inverse = factorize(key)
         rest = unique_keys.astype(np.int64)
         decoded = []
         for top in reversed(tops):
@@ -230,7 +230,7 @@ def compress_counts(
         ux, ut_x, uT = x[first], t_x[first], T[first]
         uz = None if covariates is None else covariates[first]
     weight = np.bincount(inverse, weights=weights, minlength=len(ux)).astype(np.float64)
-    x_values, x_index = _factorize(ux)
+    x_values, x_index = factorize(ux)
     pairs = _integer_key([ux, uT])
     if pairs is None:
         _, xT_first, xT_index = np.unique(
@@ -238,8 +238,8 @@ def compress_counts(
         )
     else:
         xT_first, xT_index = group_rows(pairs[0])
-    T_values, T_index = _factorize(uT)
-    t_x_values, t_x_index = _factorize(ut_x)
+    T_values, T_index = factorize(uT)
+    t_x_values, t_x_index = factorize(ut_x)
     return CountData(
         x=ux,
         t_x=ut_x,

@@ -55,7 +55,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy.special import digamma, gammaln
 
 from regulars.models.btyd.base import BTYDModel, Params
-from regulars.models.btyd.data import CountData, group_rows
+from regulars.models.btyd.data import CountData, factorize, group_rows
 
 __all__ = ["ParetoNBD", "log_integral"]
 
@@ -238,7 +238,7 @@ _PAIRS: dict[int, tuple[weakref.ref[CountData], _Pairs]] = {}
 
 def _group(x_index: IntArray, y: FloatArray) -> tuple[IntArray, IntArray]:
     """Return the first row of each distinct (x, y) and each row's group."""
-    _, y_code = group_rows(y)
+    _, y_code = factorize(y)
     return group_rows(x_index * (int(y_code.max(initial=0)) + 1) + y_code)
 
 

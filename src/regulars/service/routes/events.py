@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.exceptions import HTTPException
@@ -28,7 +28,10 @@ from regulars.service.schemas import (
 )
 from regulars.store import ApiKey, Database, run_in_transaction
 
-__all__ = ["router"]
+if TYPE_CHECKING:
+    from regulars.live.ingest import Ingested
+
+__all__ = ["answer_body", "router", "with_message_id"]
 
 router = APIRouter(prefix="/v1", tags=["events"])
 Writer = Annotated[ApiKey, Depends(require_scope("write"))]
@@ -37,7 +40,8 @@ ATTEMPTS = 8
 Store = Annotated[Database, Depends(database_of)]
 
 
-def _with_id(message: dict[str, Any]) -> dict[str, Any]:
+def with_message_id(message: dict[str, Any]) -> dict[str, Any]:
+    """Give a message without a ``messageId`` one of its own (it cannot be deduplicated)."""
     if not message.get("messageId"):
         message["messageId"] = f"regulars-{uuid.uuid4()}"
     return message
@@ -52,8 +56,12 @@ async def _ingest_one(request: Request, message: dict[str, Any]) -> Response:
     request's CPU in docs/benchmarks.md's profile).
     """
     result = await request.app.state.writer.submit(message)
-    body = json.dumps(result.as_dict(), separators=(",", ":"))  # as FastAPI writes JSON
-    return Response(body, media_type="application/json")
+    return Response(answer_body(result), media_type="application/json")
+
+
+def answer_body(result: Ingested) -> bytes:
+    """Return a single message's answer (an :class:`IngestResponse`) as JSON bytes."""
+    return json.dumps(result.as_dict(), separators=(",", ":")).encode()  # as FastAPI writes
 
 
 def _ingest(database: Database, messages: Sequence[dict[str, Any]]) -> list[IngestResponse]:
@@ -72,7 +80,7 @@ async def track(message: TrackMessage, request: Request, _key: Writer) -> Respon
     ``Order Completed`` / ``Order Updated`` / ``Order Cancelled`` write the order,
     ``Order Refunded`` a refund; every event is kept for the customer's timeline.
     """
-    return await _ingest_one(request, _with_id(message.message()))
+    return await _ingest_one(request, with_message_id(message.message()))
 
 
 @router.post("/identify", response_model=IngestResponse)
@@ -82,7 +90,7 @@ async def identify(message: IdentifyMessage, request: Request, _key: Writer) -> 
     Earlier anonymous events of that ``anonymousId`` are linked to the customer; two records
     found to be one person are merged, keeping every order and event.
     """
-    return await _ingest_one(request, _with_id(message.message()))
+    return await _ingest_one(request, with_message_id(message.message()))
 
 
 @router.post("/batch", response_model=BatchResponse)
@@ -98,7 +106,7 @@ def batch(body: BatchRequest, request: Request, database: Store, _key: Writer) -
     shared = {
         k: v for k, v in (("context", body.context), ("integrations", body.integrations)) if v
     }
-    messages = [_with_id({**shared, **m.message()}) for m in body.batch]
+    messages = [with_message_id({**shared, **m.message()}) for m in body.batch]
     results = _ingest(database, messages)
     created = sum(r.created for r in results)
     return BatchResponse(
