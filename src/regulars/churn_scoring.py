@@ -20,9 +20,12 @@ How the model is trained, honestly (nothing after ``as_of`` is read):
    182 days 0.778 / 0.161: flat in the middle, worse at the ends (too short a label
    says little about the horizon; too long a one is learned on customers too young to
    resemble those scored).
-2. **BTYD features.** A BTYD model (``btyd_model``) is fitted on the customer summary at
-   each date (training cutoff and ``as_of``) and gives P(alive), the expected purchases
-   and P(no purchase) in ``L`` days: features of the classifier, like the others.
+2. **Features.** The churn features of
+   :func:`~regulars.analytics.churn_features.churn_features`, with the basket columns when
+   the store's sales up to the training cutoff have order lines and the engagement columns
+   when it tracked events by then. A BTYD model (``btyd_model``) is fitted on the
+   customer summary at each date (training cutoff and ``as_of``) and adds P(alive), the
+   expected purchases and P(no purchase) in ``L`` days.
 3. **The classifier** (:class:`~regulars.models.churn.ChurnClassifier`) gives
    P(no sale in the next ``L`` days) for the customers at ``as_of``; with too few training
    customers it falls back to BTYD or to the empirical inter-purchase model.
@@ -93,6 +96,9 @@ class ChurnScores:
         In words: the method, why, and how the label horizon was chosen.
     as_of, horizon_days
         The scoring date and the horizon of the risk.
+    features
+        The columns the classifier read (churn features; basket and engagement columns
+        when the store has order lines and events; BTYD features); empty without one.
     """
 
     frame: pd.DataFrame
@@ -103,6 +109,7 @@ class ChurnScores:
     reason: str
     as_of: date
     horizon_days: float
+    features: tuple[str, ...] = ()
 
 
 def _label_horizon(history_days: int, horizon: int) -> int:
@@ -164,6 +171,15 @@ def _tracks_events(events: ir.Table | None, before: date) -> bool:
     return bool(seen.count().to_pyarrow().as_py() > 0)
 
 
+def _sells_lines(orders: ir.Table, lines: ir.Table | None, before: date) -> bool:
+    """Whether ``lines`` holds any order line of a sale on or before ``before``."""
+    if lines is None:
+        return False
+    sold = sales(orders, before).select("order_id")
+    found = lines.select("order_id").join(sold, "order_id").limit(1).count()
+    return bool(found.to_pyarrow().as_py() > 0)
+
+
 def _check_options(horizon_days: float, as_of: Any) -> int:
     if not isinstance(as_of, date):
         raise ConfigError(f"as_of must be a date, got {as_of!r}.", fix="Pass as_of=date(...).")
@@ -208,8 +224,8 @@ def churn_scores(
     Parameters
     ----------
     tables
-        The canonical tables (``orders``, ``refunds``; ``events`` if any) as Ibis tables of
-        one backend. Nothing after ``as_of`` is read.
+        The canonical tables (``orders``, ``refunds``; ``events`` and ``order_lines`` if
+        any) as Ibis tables of one backend. Nothing after ``as_of`` is read.
     as_of
         The scoring date.
     horizon_days
@@ -261,14 +277,17 @@ def churn_scores(
             f"short to learn a {horizon:,}-day horizon: the classifier learns a {label:,}-day "
             f"label (a third of the history) from the features at {cutoff.isoformat()}"
         )
-    use_events = trainable and _tracks_events(events, cutoff)
-    if use_events:
-        app = churn_features(orders, refunds, events, as_of=as_of).to_pandas()
+    seen_events = events if trainable and _tracks_events(events, cutoff) else None
+    lines = tables.get("order_lines")
+    seen_lines = lines if trainable and _sells_lines(orders, lines, cutoff) else None
+    if seen_events is not None or seen_lines is not None:
+        expr = churn_features(orders, refunds, seen_events, as_of=as_of, lines=seen_lines)
+        app = expr.to_pandas()
     btyd_app = _btyd(app, btyd_class, max(label, 1), horizon)
 
     train = pd.DataFrame()
     if trainable:
-        expr = churn_features(orders, refunds, events if use_events else None, as_of=cutoff)
+        expr = churn_features(orders, refunds, seen_events, as_of=cutoff, lines=seen_lines)
         train = expr.to_pandas()
     if train.empty:
         if btyd_app is None:
@@ -326,4 +345,5 @@ def churn_scores(
         reason=_sentences(notes),
         as_of=as_of,
         horizon_days=float(horizon),
+        features=tuple(columns),
     )

@@ -9,7 +9,11 @@ import pytest
 from handmade import store
 
 from regulars import Workspace
-from regulars.analytics.churn_features import ENGAGEMENT_COLUMNS, churn_features
+from regulars.analytics.churn_features import (
+    BASKET_COLUMNS,
+    ENGAGEMENT_COLUMNS,
+    churn_features,
+)
 from regulars.analytics.summary import customer_summary
 
 AS_OF = date(2024, 6, 30)
@@ -89,6 +93,28 @@ def test_without_events_there_are_no_engagement_columns() -> None:
     assert list(rows) == ["a", "b", "d"]
     assert not set(ENGAGEMENT_COLUMNS) & set(rows["a"])
     assert rows["a"]["mean_gap_days"] == 76.0
+
+
+def _line(order: str, no: int, product: str, price: int, quantity: int = 1) -> dict[str, object]:
+    return {"order_id": order, "line_no": no, "product_id": product, "quantity": quantity,
+            "unit_price": price, "line_total": price * quantity}  # fmt: skip
+
+
+LINES = [_line("a1", 1, "p1", 60), _line("a1", 2, "p2", 20, 2), _line("a2", 1, "p1", 50),
+         _line("a5", 1, "p9", 40), _line("b2", 1, "p3", 40), _line("d1", 1, "p4", 10)]  # fmt: skip
+
+
+def test_basket_features_by_hand() -> None:
+    t = store(ORDERS, lines=LINES, refunds=REFUNDS)
+    table = churn_features(t["orders"], t["refunds"], as_of=AS_OF, lines=t["order_lines"])
+    rows = {str(r["customer_id"]): r for r in table.to_pyarrow().to_pylist()}
+    # a: p1, p2 (a1) and p1 (a2); a5 is after as_of: 2 products, 3 lines on 2 sales.
+    assert (rows["a"]["distinct_products"], rows["a"]["lines_per_order"]) == (2, 1.5)
+    # b's only lined order is cancelled, not a sale: no basket known.
+    assert (rows["b"]["distinct_products"], rows["b"]["lines_per_order"]) == (None, None)
+    assert (rows["d"]["distinct_products"], rows["d"]["lines_per_order"]) == (1, 1.0)
+    without = churn_features(t["orders"], t["refunds"], as_of=AS_OF).to_pyarrow()
+    assert not set(BASKET_COLUMNS) & set(without.column_names)
 
 
 def test_nothing_sold_yet_gives_no_rows() -> None:

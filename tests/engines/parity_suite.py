@@ -268,7 +268,9 @@ _ANALYTICS_CASES: list[ParityCase] = [
     ),
     ParityCase(
         "churn_features.churn_features",
-        lambda t, d: churn_features(t["orders"], t["refunds"], t["events"], as_of=d),
+        lambda t, d: churn_features(
+            t["orders"], t["refunds"], t["events"], as_of=d, lines=t["order_lines"]
+        ),
         ("customer_id",),
     ),
 ]

@@ -23,6 +23,9 @@ Columns:
 - Refunds and discounts: ``refunds`` (refunds made on or before ``as_of`` of the
   customer's sales), ``refunded_share`` (refunded / gross revenue, 0 when gross is not
   positive), ``discounted_share`` (share of sales with a discount code).
+- Baskets, only when ``lines`` (order lines) are given: ``distinct_products`` (products
+  bought in the customer's sales) and ``lines_per_order`` (order lines per sale with
+  lines); null for a customer without lines.
 - Engagement, only when ``events`` is given: ``events_30d`` (events of any type on the
   days ``(as_of - 30, as_of]``), ``days_since_last_event`` (null without events),
   ``email_opens`` (``Email Opened`` events). Customers without events get 0 / null.
@@ -42,13 +45,16 @@ from ibis import _
 from regulars.analytics.customers import EMAIL_OPENED
 from regulars.analytics.summary import as_of_bounds, customer_summary, sales
 
-__all__ = ["ACTIVITY_WINDOWS", "ENGAGEMENT_COLUMNS", "churn_features"]
+__all__ = ["ACTIVITY_WINDOWS", "BASKET_COLUMNS", "ENGAGEMENT_COLUMNS", "churn_features"]
 
 ACTIVITY_WINDOWS = (30, 90, 365)
 """The windows (days up to ``as_of``) of the ``orders_<n>d`` columns."""
 
 ENGAGEMENT_COLUMNS = ("events_30d", "days_since_last_event", "email_opens")
 """The columns added when ``events`` is given."""
+
+BASKET_COLUMNS = ("distinct_products", "lines_per_order")
+"""The columns added when ``lines`` is given."""
 
 
 def _gaps(orders: ir.Table, as_of: date) -> ir.Table:
@@ -86,12 +92,29 @@ def _engagement(events: ir.Table, as_of: date) -> ir.Table:
     )
 
 
+def _baskets(orders: ir.Table, lines: ir.Table, as_of: date) -> ir.Table:
+    """Per customer with order lines in sales up to ``as_of``: products and lines per sale."""
+    sold = sales(orders, as_of).filter(_.customer_id.notnull()).select("order_id", "customer_id")
+    joined = lines.select("order_id", "product_id").join(sold, "order_id")
+    per = joined.group_by("customer_id").aggregate(
+        distinct_products=_.product_id.nunique().cast("int64"),
+        lines=_.count(),
+        line_orders=_.order_id.nunique(),
+    )
+    return per.select(
+        "customer_id",
+        "distinct_products",
+        lines_per_order=per.lines.cast("float64") / per.line_orders.cast("float64"),
+    )
+
+
 def churn_features(
     orders: ir.Table,
     refunds: ir.Table,
     events: ir.Table | None = None,
     *,
     as_of: date,
+    lines: ir.Table | None = None,
 ) -> ir.Table:
     """Return the churn features of every customer with a sale on or before ``as_of``.
 
@@ -104,6 +127,9 @@ def churn_features(
         ``None`` when the store tracks no events: the columns would say nothing).
     as_of
         The date of the features; nothing after it is seen.
+    lines
+        The canonical order lines, or ``None`` to leave out the basket columns (pass
+        ``None`` when the store's orders have no lines).
 
     Returns
     -------
@@ -143,6 +169,9 @@ def churn_features(
         refunded_share=(gross > 0).ifelse(table.refunded.cast("float64") / gross, 0.0),
         discounted_share=table.discounted_orders.cast("float64") / orders_f,
     )
+    if lines is not None:
+        baskets = _baskets(orders, lines, as_of)
+        table = table.left_join(baskets, "customer_id").drop("customer_id_right")
     if events is not None:
         activity = _engagement(events, as_of)
         table = table.left_join(activity, "customer_id").drop("customer_id_right")
