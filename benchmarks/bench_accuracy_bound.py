@@ -208,7 +208,7 @@ def honest(tables: dict[str, ir.Table], data: Dataset, x: pd.DataFrame, y: Any) 
     train = features(tables, cutoff, label)
     buyers = _buyers(tables["orders"], cutoff, data.as_of)
     bought = train.index.isin(list(buyers)).astype(int)
-    at_as_of = features(tables, data.as_of, label)
+    at_as_of = x if label == data.horizon else features(tables, data.as_of, label)
     columns = [c for c in train.columns if c in at_as_of.columns]
     carry = np.ones(len(x))
     if label < data.horizon:

@@ -171,6 +171,13 @@ def _tracks_events(events: ir.Table | None, before: date) -> bool:
     return bool(seen.count().to_pyarrow().as_py() > 0)
 
 
+def _history_days(orders: ir.Table, as_of: date) -> int | None:
+    """Days from the first sale to a known customer to ``as_of`` (the largest ``t_days``)."""
+    sold = sales(orders, as_of)
+    first = sold.filter(sold.customer_id.notnull()).order_day.min().to_pyarrow().as_py()
+    return None if first is None else (as_of - first).days
+
+
 def _sells_lines(orders: ir.Table, lines: ir.Table | None, before: date) -> bool:
     """Whether ``lines`` holds any order line of a sale on or before ``before``."""
     if lines is None:
@@ -260,13 +267,12 @@ def churn_scores(
     orders = single_currency(orders, currency)
     refunds, events = tables["refunds"], tables.get("events")
 
-    app = churn_features(orders, refunds, as_of=as_of).to_pandas()
-    if app.empty:
+    history_days = _history_days(orders, as_of)
+    if history_days is None:
         raise InputError(
             f"There are no sales on or before {as_of.isoformat()} to score.",
             fix="Import the store's orders first, or choose a later as_of.",
         )
-    history_days = int(app["t_days"].max())
     label = _label_horizon(history_days, horizon)
     cutoff = as_of - timedelta(days=label)
     trainable = label >= MIN_LABEL_HORIZON_DAYS
@@ -280,9 +286,7 @@ def churn_scores(
     seen_events = events if trainable and _tracks_events(events, cutoff) else None
     lines = tables.get("order_lines")
     seen_lines = lines if trainable and _sells_lines(orders, lines, cutoff) else None
-    if seen_events is not None or seen_lines is not None:
-        expr = churn_features(orders, refunds, seen_events, as_of=as_of, lines=seen_lines)
-        app = expr.to_pandas()
+    app = churn_features(orders, refunds, seen_events, as_of=as_of, lines=seen_lines).to_pandas()
     btyd_app = _btyd(app, btyd_class, max(label, 1), horizon)
 
     train = pd.DataFrame()
